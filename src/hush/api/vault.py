@@ -1,0 +1,213 @@
+"""The Vault HTTP front end: ``/v1/...`` requests in, Vault's JSON envelope and errors out.
+
+This module only translates. It maps HTTP methods to logical operations (``LIST`` and
+``GET ?list=true`` → list, ``?help=1`` → help), reads the token from ``X-Vault-Token`` or
+``Authorization: Bearer``, enforces the request size limit, and renders :class:`Response` and
+:class:`HushError` exactly as Vault does. Every decision is the core's.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from hush.core.core import Core
+from hush.core.errors import HushError, InvalidRequest, MethodNotAllowed, PayloadTooLarge
+from hush.core.request import Operation, Request, Response
+from hush.crypto import SecretBytes
+from hush.storage.base import StorageError
+
+__all__ = ["DEFAULT_MAX_REQUEST_SIZE", "VaultAPI"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
+_PREFIX = "/v1/"
+_WRITE_METHODS = {"POST": Operation.UPDATE, "PUT": Operation.UPDATE}
+_METHOD_OPERATIONS = {
+    "GET": Operation.READ,
+    "HEAD": Operation.READ,
+    "DELETE": Operation.DELETE,
+    "LIST": Operation.LIST,
+    "PATCH": Operation.PATCH,
+    **_WRITE_METHODS,
+}
+_JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+_TRUE = ("1", "true", "t", "yes")
+
+log = logging.getLogger("hush.api")
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
+    if declared is not None and declared > limit:
+        raise _BodyTooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLargeError
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _query_data(query: list[tuple[str, str]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in query:
+        if key in ("list", "help"):
+            continue
+        if key in data:
+            existing = data[key]
+            data[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            data[key] = value
+    return data
+
+
+def _parse_json(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"failed to parse JSON input: {exc.msg}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("failed to parse JSON input: the body must be a JSON object")
+    return parsed
+
+
+def _token(headers: dict[str, str]) -> SecretBytes | None:
+    token = headers.get("x-vault-token", "")
+    if not token:
+        auth = headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            token = auth[7:].strip()
+    return SecretBytes(token.encode()) if token else None
+
+
+class VaultAPI:
+    """ASGI application serving Vault's ``/v1`` API from a :class:`Core`."""
+
+    def __init__(self, core: Core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> None:
+        self.core = core
+        self.max_request_size = (
+            max_request_size if max_request_size > 0 else (DEFAULT_MAX_REQUEST_SIZE)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request_id = str(uuid.uuid4())
+        method = scope["method"].upper()
+        try:
+            status, body = await self._dispatch(scope, receive, request_id, method)
+        except HushError as exc:
+            status, body = exc.status, {"errors": exc.errors}
+        except StorageError:
+            log.warning("storage unavailable request_id=%s", request_id)
+            status, body = 503, {"errors": ["storage is unavailable; try again shortly"]}
+        except Exception:
+            log.exception("internal error request_id=%s", request_id)
+            status, body = 500, {"errors": [f"internal error; request id {request_id}"]}
+        payload = b"" if method == "HEAD" or status == 204 else orjson.dumps(body)
+        headers = list(_JSON_HEADERS) if status != 204 else [(b"cache-control", b"no-store")]
+        if payload or method == "HEAD":
+            headers.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, request_id: str, method: str
+    ) -> tuple[int, Any]:
+        raw_path: str = scope["path"]
+        if not raw_path.startswith(_PREFIX):
+            return 404, {"errors": []}
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        operation = _METHOD_OPERATIONS.get(method)
+        if operation is None:
+            raise MethodNotAllowed
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        flags = {k: v.lower() for k, v in query if k in ("list", "help")}
+        declared = headers.get("content-length")
+        try:
+            body = await _read_body(
+                receive,
+                self.max_request_size,
+                int(declared) if declared and declared.isdigit() else None,
+            )
+        except _BodyTooLargeError:
+            raise PayloadTooLarge("http: request body too large") from None
+        path = raw_path[len(_PREFIX) :]
+        if operation is Operation.READ and flags.get("list") in _TRUE:
+            operation = Operation.LIST
+        if flags.get("help") in _TRUE:
+            operation = Operation.HELP
+        if operation is Operation.LIST and path and not path.endswith("/"):
+            path += "/"  # Vault lists folders: "secret/foo" lists "secret/foo/"
+        data = _parse_json(body) if method in ("POST", "PUT", "PATCH") else _query_data(query)
+        request = Request(
+            id=request_id,
+            operation=operation,
+            path=path,
+            data=data,
+            client_token=_token(headers),
+            remote_addr=(scope.get("client") or ("", 0))[0],
+            headers=headers,
+        )
+        response = await self.core.handle(request)
+        return self._render(request_id, operation, response)
+
+    def _render(
+        self, request_id: str, operation: Operation, response: Response | None
+    ) -> tuple[int, Any]:
+        if response is None:
+            if operation in (Operation.READ, Operation.LIST):
+                return 404, {"errors": []}
+            return 204, None
+        if response.raw_body is not None:
+            return response.status or 200, response.raw_body
+        envelope: dict[str, Any] = {
+            "request_id": request_id,
+            "lease_id": response.lease_id,
+            "renewable": response.renewable,
+            "lease_duration": response.lease_duration,
+            "data": response.data,
+            "wrap_info": None,
+            "warnings": response.warnings or None,
+            "auth": response.auth,
+            "mount_type": "",
+        }
+        if response.flatten and response.data:
+            envelope = {**response.data, **envelope}
+        return response.status or 200, envelope

@@ -1,0 +1,107 @@
+"""``hush server``: run a node from a config file, or a throwaway dev node."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+__all__ = ["server_command"]
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter(f'listen address "{address}" must look like 127.0.0.1:8200')
+    return host.strip("[]"), int(port)
+
+
+@click.command("server")
+@click.option("-dev", "--dev", "dev", is_flag=True, help="Dev mode: unsealed, root token printed.")
+@click.option(
+    "-dev-root-token-id",
+    "--dev-root-token-id",
+    "dev_root_token_id",
+    default=None,
+    envvar="HUSH_DEV_ROOT_TOKEN_ID",
+    help="Use this root token in dev mode.",
+)
+@click.option(
+    "-dev-listen-address",
+    "--dev-listen-address",
+    "dev_listen_address",
+    default="127.0.0.1:8200",
+    envvar="HUSH_DEV_LISTEN_ADDRESS",
+    help="Address the dev server listens on.",
+)
+@click.option(
+    "-dev-storage",
+    "--dev-storage",
+    "dev_storage",
+    default="inmem",
+    type=click.Choice(["inmem", "sqlite", "postgresql"]),
+    help="Storage backend for dev mode.",
+)
+@click.option(
+    "-dev-storage-path",
+    "--dev-storage-path",
+    "dev_storage_path",
+    default=None,
+    help="SQLite file for -dev-storage=sqlite (recreated at every start).",
+)
+@click.option(
+    "-config",
+    "--config",
+    "config_path",
+    default=None,
+    type=click.Path(),
+    help="HCL or JSON configuration file.",
+)
+def server_command(
+    dev: bool,
+    dev_root_token_id: str | None,
+    dev_listen_address: str,
+    dev_storage: str,
+    dev_storage_path: str | None,
+    config_path: str | None,
+) -> None:
+    """Start a Hush server."""
+    from hush.server.runtime import DevOptions, ListenOptions, build_core, serve
+
+    if dev:
+        options: dict[str, str] = {}
+        if dev_storage == "sqlite":
+            path = dev_storage_path or os.path.join(os.getcwd(), ".hush-dev", "hush.db")
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.remove(path + suffix)
+            options["path"] = path
+        host, port = _split_address(dev_listen_address)
+        core = build_core(dev_storage, options)
+        serve(
+            core, ListenOptions(host=host, port=port), DevOptions(root_token_id=dev_root_token_id)
+        )
+        return
+    if config_path is None:
+        raise click.UsageError("either -dev or -config=FILE is required")
+    from hush.server.config import ConfigError, load_config
+
+    try:
+        config = load_config(config_path)
+    except (ConfigError, OSError) as exc:
+        click.echo(f"Error loading configuration: {exc}", err=True)
+        sys.exit(1)
+    listener = config.listeners[0]
+    host, port = _split_address(listener.address)
+    core = build_core(config.storage.kind, dict(config.storage.options))
+    serve(
+        core,
+        ListenOptions(
+            host=host,
+            port=port,
+            tls_cert_file=None if listener.tls_disable else listener.tls_cert_file,
+            tls_key_file=None if listener.tls_disable else listener.tls_key_file,
+            max_request_size=listener.max_request_size,
+        ),
+    )

@@ -1,0 +1,248 @@
+"""The core: seal lifecycle and the request pipeline shared by every front end.
+
+Pipeline for one request: sealed check → route (mount table) → authenticate (token) → prepare
+(existence check, field validation) → authorise → run handler. Audit wraps this in a later layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+
+import orjson
+
+from hush.barrier.barrier import SEAL_CONFIG_PATH, Barrier
+from hush.barrier.view import StorageView
+from hush.core.errors import (
+    AlreadyInitialized,
+    InvalidRequest,
+    NotInitialized,
+    PermissionDenied,
+    RouteNotFound,
+    Sealed,
+)
+from hush.core.mounts import MountEntry, MountTable
+from hush.core.request import Auth, Request, Response
+from hush.core.shares import SealConfig, ShareCollector, encode_shares, validate_split
+from hush.core.tokens import TokenEntry, TokenStore
+from hush.crypto import KEY_SIZE, DecryptionError, SecretBytes, random_bytes
+from hush.framework.backend import Backend
+from hush.framework.registry import Registry
+from hush.storage.base import Storage, TxnOp
+
+__all__ = ["SEALED_PATHS", "ClusterInfo", "Core", "InitResult"]
+
+CLUSTER_INFO_PATH = "core/cluster"
+# System paths answered while sealed (Vault's behaviour); everything else gets 503.
+SEALED_PATHS = frozenset({"init", "unseal", "seal-status", "health", "leader"})
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    """What ``sys/init`` hands back once: the shares and the first root token."""
+
+    shares: list[bytes]
+    root_token: SecretBytes
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    """Cluster name and id, chosen at init."""
+
+    name: str
+    id: str
+
+
+class Core:
+    """One node's state: storage, barrier, seal progress, tokens, mounts and the system backend."""
+
+    def __init__(self, storage: Storage, *, storage_type: str, engines: Registry) -> None:
+        from hush.core.system.backend import SystemBackend
+
+        self.storage = storage
+        self.storage_type = storage_type
+        self.barrier = Barrier(storage)
+        self.tokens = TokenStore(StorageView(self.barrier, "sys/token/"))
+        self.mounts = MountTable(self.barrier, engines)
+        self.seal_config: SealConfig | None = None
+        self.cluster: ClusterInfo | None = None
+        self.unseal_progress: ShareCollector | None = None
+        self.system: Backend = SystemBackend(self)
+        self.started_at = time.time()
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open storage and read the seal configuration (the node starts sealed)."""
+        await self.storage.open()
+        blob = await self.storage.get(SEAL_CONFIG_PATH)
+        self.seal_config = SealConfig.from_json(blob) if blob else None
+
+    async def close(self) -> None:
+        """Seal and close storage."""
+        await self.seal()
+        await self.storage.close()
+
+    @property
+    def sealed(self) -> bool:
+        """Whether the barrier is sealed."""
+        return self.barrier.sealed
+
+    @property
+    def initialized(self) -> bool:
+        """Whether ``sys/init`` has run (read at open, updated by init)."""
+        return self.seal_config is not None
+
+    async def initialize(self, shares: int, threshold: int) -> InitResult:
+        """Create keys and the first root token; the node stays sealed, as Vault's does."""
+        validate_split(shares, threshold)
+        async with self._lock:
+            if self.seal_config is not None or await self.barrier.initialized():
+                raise AlreadyInitialized("Vault is already initialized")
+            from hush.barrier import shamir
+
+            unseal_key = SecretBytes(random_bytes(KEY_SIZE))
+            parts = shamir.split(unseal_key.reveal(), shares, threshold)
+            config = SealConfig(shares, threshold)
+            await self.barrier.initialize(
+                unseal_key, extra=[TxnOp("put", SEAL_CONFIG_PATH, config.to_json())]
+            )
+            self.seal_config = config
+            await self.barrier.unseal(unseal_key)
+            try:
+                cluster = ClusterInfo(f"hush-cluster-{uuid.uuid4().hex[:8]}", str(uuid.uuid4()))
+                await self.barrier.put(
+                    CLUSTER_INFO_PATH, orjson.dumps({"name": cluster.name, "id": cluster.id})
+                )
+                await self.tokens.setup()
+                root_token, _ = await self.tokens.create_root()
+            finally:
+                self.barrier.seal()
+                self.tokens.teardown()
+            return InitResult(parts, root_token)
+
+    async def unseal_with_key(self, unseal_key: SecretBytes) -> None:
+        """Unseal with the combined unseal key and bring mounts and tokens up."""
+        await self.barrier.unseal(unseal_key)
+        try:
+            await self._post_unseal()
+        except Exception:
+            await self.seal()
+            raise
+
+    async def _post_unseal(self) -> None:
+        await self.tokens.setup()
+        blob = await self.barrier.get(CLUSTER_INFO_PATH)
+        if blob is not None:
+            raw = orjson.loads(blob)
+            self.cluster = ClusterInfo(str(raw["name"]), str(raw["id"]))
+        await self.mounts.load()
+
+    async def submit_unseal_share(self, share: SecretBytes) -> None:
+        """Add one share; unseal once the threshold is reached. Wrong quorum resets progress."""
+        async with self._lock:
+            if self.seal_config is None:
+                raise NotInitialized
+            if not self.sealed:
+                return
+            if self.unseal_progress is None:
+                self.unseal_progress = ShareCollector(
+                    self.seal_config.secret_threshold, self.seal_config.share_length
+                )
+            self.unseal_progress.add(share)
+            if not self.unseal_progress.complete:
+                return
+            collector, self.unseal_progress = self.unseal_progress, None
+            key = collector.combine()
+            try:
+                await self.unseal_with_key(key)
+            except DecryptionError:
+                raise InvalidRequest(
+                    "Error unsealing: the key shares do not combine to this store's unseal key; "
+                    "unseal progress was reset"
+                ) from None
+
+    def reset_unseal(self) -> None:
+        """Discard the shares collected so far."""
+        self.unseal_progress = None
+
+    async def seal(self) -> None:
+        """Drop every key and stop all backends."""
+        async with self._lock:
+            await self.mounts.unload()
+            self.tokens.teardown()
+            self.barrier.seal()
+            self.unseal_progress = None
+            self.cluster = None
+
+    async def replace_unseal_key(self, unseal_key: SecretBytes, config: SealConfig) -> None:
+        """Protect the root key under ``unseal_key`` and store ``config``, atomically (rekey)."""
+        await self.storage.transaction(
+            [TxnOp("put", SEAL_CONFIG_PATH, config.to_json()), *self.barrier.rekey_ops(unseal_key)]
+        )
+        self.seal_config = config
+
+    def init_response(self, result: InitResult) -> dict[str, object]:
+        """``sys/init``'s answer body."""
+        return {**encode_shares(result.shares), "root_token": result.root_token.reveal().decode()}
+
+    # -- request pipeline --------------------------------------------------------------------
+
+    def _route(self, path: str) -> tuple[Backend, str, str] | None:
+        if path == "sys" or path.startswith("sys/"):
+            return self.system, "sys/", path[4:]
+        found = self.mounts.resolve(path)
+        if found is None:
+            return None
+        entry, backend, rest = found
+        return backend, entry.path, rest
+
+    async def authenticate(self, request: Request) -> TokenEntry:
+        """The live token entry for the request's token, or 403."""
+        if request.client_token is None or len(request.client_token) == 0:
+            raise PermissionDenied
+        entry = await self.tokens.lookup(request.client_token)
+        if entry is None:
+            raise PermissionDenied
+        return entry
+
+    async def handle(self, request: Request) -> Response | None:
+        """Run one logical request through the pipeline."""
+        path = request.path
+        is_sys = path == "sys" or path.startswith("sys/")
+        if self.sealed and not (is_sys and path[4:] in SEALED_PATHS):
+            raise Sealed
+        routed = self._route(path)
+        if routed is not None and routed[0].is_unauthenticated(routed[2]):
+            backend, mount_point, rest = routed
+            request.with_route(mount_point, rest)
+            return await (await backend.prepare(request)).run()
+        entry = await self.authenticate(request)
+        request.auth = Auth(
+            token_accessor=entry.accessor,
+            policies=tuple(entry.policies),
+            display_name=entry.display_name,
+            root=entry.is_root,
+        )
+        if routed is None:
+            raise RouteNotFound(path)
+        backend, mount_point, rest = routed
+        request.with_route(mount_point, rest)
+        call = await backend.prepare(request)
+        # Until ACL policies land, only root tokens exist and only they are authorised.
+        if not entry.is_root:
+            raise PermissionDenied
+        return await call.run()
+
+    async def mount(self, entry: MountEntry) -> None:
+        """Enable a secrets engine."""
+        async with self._lock:
+            await self.mounts.mount(entry)
+
+    async def unmount(self, path: str) -> bool:
+        """Disable a secrets engine and delete its data."""
+        async with self._lock:
+            return await self.mounts.unmount(path)

@@ -1,0 +1,174 @@
+"""The mount table: which backend serves which path prefix, persisted through the barrier.
+
+Each mount gets a UUID and a storage view ``logical/<uuid>/``: renaming a mount never moves data,
+and a backend can only name keys inside its own view.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from hush.barrier.view import LogicalStorage, StorageView
+from hush.core.errors import InvalidRequest
+from hush.crypto import random_token_string
+from hush.framework.backend import Backend, BackendContext
+from hush.framework.registry import Registry
+
+__all__ = ["RESERVED_MOUNT_PREFIXES", "MountEntry", "MountTable", "normalise_mount_path"]
+
+MOUNT_TABLE_PATH = "core/mounts"
+RESERVED_MOUNT_PREFIXES = ("sys/", "auth/", "cubbyhole/", "identity/")
+
+
+@dataclass(slots=True)
+class MountEntry:
+    """One mounted secrets engine."""
+
+    path: str
+    type: str
+    uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    accessor: str = ""
+    description: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    local: bool = False
+    seal_wrap: bool = False
+    created: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        if not self.accessor:
+            self.accessor = f"{self.type}_{random_token_string(8).lower()}"
+
+    def describe(self) -> dict[str, Any]:
+        """The entry as ``sys/mounts`` shows it (Vault's field names)."""
+        return {
+            "type": self.type,
+            "description": self.description,
+            "accessor": self.accessor,
+            "uuid": self.uuid,
+            "config": {
+                "default_lease_ttl": int(self.config.get("default_lease_ttl", 0)),
+                "max_lease_ttl": int(self.config.get("max_lease_ttl", 0)),
+                "force_no_cache": False,
+            },
+            "options": dict(self.options) or None,
+            "local": self.local,
+            "seal_wrap": self.seal_wrap,
+            "external_entropy_access": False,
+            "plugin_version": "",
+            "running_plugin_version": "",
+            "running_sha256": "",
+            "deprecation_status": "supported",
+        }
+
+
+def normalise_mount_path(path: str) -> str:
+    """Canonical mount path: no leading slash, exactly one trailing slash, no empty/dot segments."""
+    cleaned = path.strip().strip("/")
+    segments = cleaned.split("/")
+    if not cleaned or any(s in ("", ".", "..") for s in segments):
+        raise InvalidRequest(f'invalid mount path "{path}"')
+    if any(ch in cleaned for ch in "*+?#%\\\x00") or any(ord(ch) < 0x20 for ch in cleaned):
+        raise InvalidRequest(f'invalid characters in mount path "{path}"')
+    return cleaned + "/"
+
+
+class MountTable:
+    """Loads, saves and resolves mounts; owns the live backend instances."""
+
+    def __init__(self, storage: LogicalStorage, registry: Registry) -> None:
+        self._storage = storage
+        self._registry = registry
+        self.entries: dict[str, MountEntry] = {}
+        self.backends: dict[str, Backend] = {}
+
+    async def load(self) -> None:
+        """Read the table and start every backend (on unseal)."""
+        blob = await self._storage.get(MOUNT_TABLE_PATH)
+        self.entries = {}
+        if blob is not None:
+            for raw in orjson.loads(blob):
+                entry = MountEntry(**raw)
+                self.entries[entry.path] = entry
+        self.backends = {}
+        for entry in self.entries.values():
+            self.backends[entry.path] = await self._start(entry)
+
+    async def unload(self) -> None:
+        """Stop every backend (on seal)."""
+        for backend in self.backends.values():
+            await backend.cleanup()
+        self.backends = {}
+        self.entries = {}
+
+    async def _save(self) -> None:
+        await self._storage.put(
+            MOUNT_TABLE_PATH, orjson.dumps([asdict(e) for e in self.entries.values()])
+        )
+
+    def _view(self, entry: MountEntry) -> StorageView:
+        return StorageView(self._storage, f"logical/{entry.uuid}/")
+
+    async def _start(self, entry: MountEntry) -> Backend:
+        factory = self._registry.get(entry.type)
+        if factory is None:
+            raise InvalidRequest(f'unknown secrets engine type "{entry.type}"')
+        context = BackendContext(
+            storage=self._view(entry),
+            mount_path=entry.path,
+            mount_uuid=entry.uuid,
+            options=dict(entry.options),
+            config=dict(entry.config),
+        )
+        backend = factory(context)
+        await backend.initialize()
+        return backend
+
+    def check_new_path(self, path: str) -> None:
+        """Refuse reserved prefixes and paths that overlap an existing mount."""
+        if any(path.startswith(p) or p.startswith(path) for p in RESERVED_MOUNT_PREFIXES):
+            raise InvalidRequest(f'cannot mount at reserved path "{path}"')
+        for existing in self.entries:
+            if path.startswith(existing) or existing.startswith(path):
+                raise InvalidRequest(f'path is already in use at "{existing}"')
+
+    async def mount(self, entry: MountEntry) -> None:
+        """Add a mount and start its backend; nothing is saved if the backend fails to start."""
+        self.check_new_path(entry.path)
+        backend = await self._start(entry)
+        self.entries[entry.path] = entry
+        try:
+            await self._save()
+        except Exception:
+            del self.entries[entry.path]
+            raise
+        self.backends[entry.path] = backend
+
+    async def unmount(self, path: str) -> bool:
+        """Remove a mount and delete its data; ``False`` if nothing was mounted there."""
+        entry = self.entries.pop(path, None)
+        if entry is None:
+            return False
+        await self._save()
+        backend = self.backends.pop(path, None)
+        if backend is not None:
+            await backend.cleanup()
+        await self._view(entry).clear()
+        return True
+
+    def resolve(self, path: str) -> tuple[MountEntry, Backend, str] | None:
+        """The longest mount prefix of ``path``, its backend and the mount-relative rest."""
+        best: MountEntry | None = None
+        for mount_path, entry in self.entries.items():
+            if (path.startswith(mount_path) or path + "/" == mount_path) and (
+                best is None or len(mount_path) > len(best.path)
+            ):
+                best = entry
+        if best is None:
+            return None
+        return best, self.backends[best.path], path[len(best.path) :]

@@ -1,0 +1,84 @@
+"""The logical request and response that every front end builds and every backend handles.
+
+Both the Vault front end and the AWS front end turn wire requests into a :class:`Request`, so token
+checks, ACL, audit and metrics are shared. Backends return a :class:`Response` (or ``None`` for
+"no content").
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from hush.crypto import SecretBytes
+
+__all__ = ["Auth", "Operation", "Request", "Response"]
+
+
+class Operation(enum.StrEnum):
+    """Logical operations, the same names Vault policies use as capabilities."""
+
+    CREATE = "create"
+    READ = "read"
+    UPDATE = "update"
+    DELETE = "delete"
+    LIST = "list"
+    PATCH = "patch"
+    HELP = "help"
+
+
+@dataclass(slots=True)
+class Auth:
+    """The authenticated caller, filled in by the token check before a backend runs."""
+
+    token_accessor: str
+    policies: tuple[str, ...]
+    display_name: str = ""
+    entity_id: str = ""
+    root: bool = False
+
+
+@dataclass(slots=True)
+class Request:
+    """A request after protocol translation; ``path`` is relative to ``/v1/``."""
+
+    id: str
+    operation: Operation
+    path: str
+    data: dict[str, Any] = field(default_factory=dict)
+    client_token: SecretBytes | None = None
+    remote_addr: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    mount_point: str = ""
+    mount_path: str = ""
+    auth: Auth | None = None
+
+    def with_route(self, mount_point: str, mount_path: str) -> Request:
+        """This request, bound to the mount that serves it."""
+        self.mount_point = mount_point
+        self.mount_path = mount_path
+        return self
+
+
+@dataclass(slots=True)
+class Response:
+    """What a backend returns; the front end renders it in its protocol's envelope.
+
+    ``flatten`` also copies ``data``'s keys to the top level of the envelope (Vault's older ``sys/``
+    endpoints answer both ways, and clients read either). ``raw_body`` replaces the whole envelope
+    (Vault's ``sys/health``, ``sys/init`` and friends answer with bare JSON); ``status`` overrides the HTTP status; ``content_type``/``body_bytes`` carry a
+    non-JSON answer (metrics text).
+    """
+
+    data: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    auth: dict[str, Any] | None = None
+    lease_id: str = ""
+    lease_duration: int = 0
+    renewable: bool = False
+    raw_body: dict[str, Any] | None = None
+    flatten: bool = False
+    status: int | None = None
+    content_type: str | None = None
+    body_bytes: bytes | None = None

@@ -1,0 +1,90 @@
+"""KV version 1: unversioned key/value secrets (Vault's ``kv`` engine with ``version=1``).
+
+Each secret is one JSON object stored under its path in the mount's storage view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from hush.core.errors import InvalidRequest, NotFound
+from hush.core.request import Operation, Request, Response
+from hush.core.ttl import parse_ttl
+from hush.framework.backend import Backend
+from hush.framework.fields import Field, FieldData, FieldType
+from hush.framework.path import OperationSpec, Path
+
+__all__ = ["KVv1Backend"]
+
+DEFAULT_LEASE_TTL = 32 * 24 * 3600
+
+
+def _secret_key(path: str) -> str:
+    if not path or path.endswith("/"):
+        raise InvalidRequest("a secret path must not be empty or end with '/'")
+    if any(segment in ("", ".", "..") for segment in path.split("/")):
+        raise InvalidRequest("a secret path must not contain empty, '.' or '..' segments")
+    return path
+
+
+class KVv1Backend(Backend):
+    """Unversioned secrets: write replaces the whole object; list shows one level."""
+
+    type_name = "kv"
+    synopsis = "Key/value secret storage (version 1, unversioned)."
+
+    def paths(self) -> Sequence[Path]:
+        """One catch-all path: every sub-path is a secret or a folder."""
+        return [
+            Path(
+                "(?P<path>.*)",
+                "Read, write, list or delete a secret.",
+                {
+                    Operation.READ: OperationSpec(self._read, "Read a secret."),
+                    Operation.CREATE: OperationSpec(self._write, "Create a secret."),
+                    Operation.UPDATE: OperationSpec(self._write, "Replace a secret."),
+                    Operation.DELETE: OperationSpec(self._delete, "Delete a secret."),
+                    Operation.LIST: OperationSpec(self._list, "List secrets under a folder."),
+                },
+                fields={"path": Field(FieldType.STRING, "Location of the secret.")},
+                exists=self._exists,
+                arbitrary_input=True,
+            )
+        ]
+
+    async def _exists(self, request: Request, fields: FieldData) -> bool:
+        path = fields.string("path")
+        return bool(path) and await self.storage.get(path) is not None
+
+    async def _read(self, request: Request, fields: FieldData) -> Response | None:
+        blob = await self.storage.get(_secret_key(fields.string("path")))
+        if blob is None:
+            return None
+        data: dict[str, Any] = orjson.loads(blob)
+        ttl = int(self.context.config.get("default_lease_ttl") or DEFAULT_LEASE_TTL)
+        if "ttl" in data:
+            with contextlib.suppress(ValueError, TypeError):
+                ttl = parse_ttl(data["ttl"])
+        return Response(data=data, lease_duration=ttl)
+
+    async def _write(self, request: Request, fields: FieldData) -> None:
+        key = _secret_key(fields.string("path"))
+        if not request.data:
+            raise InvalidRequest("missing data fields: a secret needs at least one key")
+        await self.storage.put(key, orjson.dumps(request.data))
+
+    async def _delete(self, request: Request, fields: FieldData) -> None:
+        await self.storage.delete(_secret_key(fields.string("path")))
+
+    async def _list(self, request: Request, fields: FieldData) -> Response:
+        prefix = fields.string("path")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        keys = await self.storage.list(prefix)
+        if not keys:
+            raise NotFound
+        return Response(data={"keys": keys})

@@ -1,0 +1,137 @@
+"""The backend interface: a secrets engine or auth method is an ordered list of declared paths.
+
+Handling is split in two so the core can check the ACL between them: :meth:`Backend.prepare`
+routes the request, resolves ``create`` vs ``update`` through the path's existence check and
+validates the fields; :meth:`PreparedCall.run` invokes the handler.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from hush.barrier.view import LogicalStorage
+from hush.core.errors import MethodNotAllowed, NotFound
+from hush.core.request import Operation, Request, Response
+from hush.framework.fields import FieldData
+from hush.framework.path import Path, PathMatch
+
+__all__ = ["Backend", "BackendContext", "PreparedCall"]
+
+
+@dataclass(frozen=True, slots=True)
+class BackendContext:
+    """What a backend is given when it is mounted: its own storage view and its mount's facts."""
+
+    storage: LogicalStorage
+    mount_path: str
+    mount_uuid: str
+    options: Mapping[str, str] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """A routed, validated request ready to run; ``operation`` is the one the ACL must allow."""
+
+    backend: Backend
+    request: Request
+    match: PathMatch | None
+    operation: Operation
+    fields: FieldData | None
+    warnings: tuple[str, ...] = ()
+
+    async def run(self) -> Response | None:
+        """Invoke the handler (or render help)."""
+        if self.operation is Operation.HELP or self.match is None:
+            return self.backend.help_response(self.match)
+        spec = self.match.path.operations[self.operation]
+        assert self.fields is not None
+        response = await spec.handler(self.request, self.fields)
+        if self.warnings:
+            response = response or Response()
+            response.warnings = [*self.warnings, *response.warnings]
+        return response
+
+
+class Backend:
+    """Base class of every engine and auth method. Subclasses declare ``paths()``."""
+
+    type_name: ClassVar[str] = ""
+    synopsis: ClassVar[str] = ""
+    unauthenticated: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, context: BackendContext) -> None:
+        self.context = context
+        self.storage = context.storage
+        self._paths: tuple[Path, ...] = tuple(self.paths())
+
+    def paths(self) -> Sequence[Path]:
+        """The ordered endpoint declarations of this backend."""
+        return ()
+
+    @property
+    def declared_paths(self) -> tuple[Path, ...]:
+        """The paths built at construction (for OpenAPI and route-table tests)."""
+        return self._paths
+
+    async def initialize(self) -> None:
+        """Called once after mounting or unsealing; load state here, not in ``__init__``."""
+
+    async def cleanup(self) -> None:
+        """Called before the mount goes away (unmount or seal)."""
+
+    def is_unauthenticated(self, mount_path: str) -> bool:
+        """Whether ``mount_path`` may be called without a token (globs like ``login/*``)."""
+        return any(fnmatch.fnmatchcase(mount_path, pattern) for pattern in self.unauthenticated)
+
+    def route(self, mount_path: str) -> PathMatch | None:
+        """The first declared path matching ``mount_path``."""
+        for path in self._paths:
+            found = path.match(mount_path)
+            if found is not None:
+                return found
+        return None
+
+    async def prepare(self, request: Request) -> PreparedCall:
+        """Route, resolve create/update and validate fields; raises 404/405/400 errors."""
+        found = self.route(request.mount_path)
+        if request.operation is Operation.HELP:
+            return PreparedCall(self, request, found, Operation.HELP, None)
+        if found is None:
+            raise NotFound("unsupported path")
+        path = found.path
+        raw: dict[str, Any] = {**request.data, **found.params}
+        fields = FieldData(path.fields, raw)
+        operation: Operation = request.operation
+        if operation in (Operation.CREATE, Operation.UPDATE):
+            operation = await self._resolve_write(path, request, fields)
+        if operation not in path.operations:
+            raise MethodNotAllowed
+        unknown = sorted(set(request.data) - set(path.fields)) if path.fields else []
+        warnings = (
+            (f"Endpoint ignored these unrecognized parameters: [{' '.join(unknown)}]",)
+            if unknown and not path.arbitrary_input
+            else ()
+        )
+        return PreparedCall(self, request, found, operation, fields, warnings)
+
+    async def _resolve_write(self, path: Path, request: Request, fields: FieldData) -> Operation:
+        # Vault: without an existence check every write is an update; with one, a write to a
+        # missing object is a create. A path that only declares one of the two takes that one.
+        ops = path.operations
+        if path.exists is not None and Operation.CREATE in ops and Operation.UPDATE in ops:
+            return Operation.UPDATE if await path.exists(request, fields) else Operation.CREATE
+        if Operation.UPDATE in ops:
+            return Operation.UPDATE
+        return Operation.CREATE
+
+    def help_response(self, found: PathMatch | None) -> Response:
+        """The ``?help=1`` answer for a path (or the backend as a whole)."""
+        text = found.path.help_text() if found else (self.synopsis or self.type_name)
+        openapi: dict[str, Any] = {"openapi": "3.0.2", "paths": {}}
+        if found is not None:
+            openapi["paths"]["/" + found.path.openapi_path()] = found.path.openapi_item()
+        return Response(raw_body={"help": text, "openapi": openapi, "see_also": None})

@@ -1,0 +1,148 @@
+"""Building a node from configuration and serving it with uvicorn.
+
+One event loop owns everything: storage connections, the core and the HTTP server are created in
+the same ``asyncio.run`` so async drivers (psycopg) and the SQLite writer thread are bound to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from hush.api.vault import DEFAULT_MAX_REQUEST_SIZE, VaultAPI
+from hush.core.core import Core
+from hush.core.mounts import MountEntry
+from hush.crypto import SecretBytes
+from hush.engines import register_builtin_engines
+from hush.framework.registry import Registry
+from hush.storage import open_storage
+
+__all__ = ["DevOptions", "ListenOptions", "build_core", "serve"]
+
+log = logging.getLogger("hush.server")
+
+
+@dataclass(frozen=True, slots=True)
+class ListenOptions:
+    """Where and how the HTTP listener binds."""
+
+    host: str = "127.0.0.1"
+    port: int = 8200
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
+
+    @property
+    def url(self) -> str:
+        """The address clients use."""
+        scheme = "https" if self.tls_cert_file else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class DevOptions:
+    """Dev mode: initialise and unseal at start with one share, print the root token."""
+
+    root_token_id: str | None = None
+    kv_path: str = "secret/"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def build_core(storage_kind: str, storage_options: dict[str, str]) -> Core:
+    """A core over the named storage backend with every built-in engine registered."""
+    registry = Registry("secrets engine")
+    register_builtin_engines(registry)
+    storage = open_storage(storage_kind, storage_options)
+    return Core(storage, storage_type=storage_kind, engines=registry)
+
+
+async def _dev_setup(core: Core, dev: DevOptions) -> tuple[str, str]:
+    result = await core.initialize(1, 1)
+    unseal_key = SecretBytes(result.shares[0])
+    await core.unseal_with_key(unseal_key)
+    token = result.root_token.reveal().decode()
+    if dev.root_token_id:
+        await core.tokens.create_root(dev.root_token_id)
+        token = dev.root_token_id
+    await core.mount(
+        MountEntry(
+            path=dev.kv_path,
+            type="kv",
+            options={"version": "1"},
+            description="key/value secret storage",
+        )
+    )
+    import base64
+
+    return base64.b64encode(unseal_key.reveal()).decode(), token
+
+
+def _banner(listen: ListenOptions, core: Core, dev: tuple[str, str] | None) -> str:
+    lines = [
+        "==> Hush server configuration:",
+        "",
+        f"             Api Address: {listen.url}",
+        f"                 Storage: {core.storage_type}",
+        f"                 Version: Hush {__import__('hush').__version__}",
+        "",
+        "==> Hush server started! Log data will stream in below:",
+    ]
+    if dev is not None:
+        unseal_key, token = dev
+        lines += [
+            "",
+            "WARNING! dev mode is enabled! In this mode, Hush runs entirely unsealed with a",
+            "single unseal key, and the root token below is already authenticated.",
+            "",
+            "You may need to set the following environment variables:",
+            "",
+            f"    $ export VAULT_ADDR='{listen.url}'",
+            "",
+            "The unseal key and root token are displayed below in case you want to",
+            "seal/unseal the server or re-authenticate.",
+            "",
+            f"Unseal Key: {unseal_key}",
+            f"Root Token: {token}",
+            "",
+            "Development mode should NOT be used in production installations!",
+        ]
+    return "\n".join(lines)
+
+
+async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> None:
+    await core.open()
+    try:
+        dev_info = await _dev_setup(core, dev) if dev is not None else None
+        app = VaultAPI(core, max_request_size=listen.max_request_size)
+        config = uvicorn.Config(
+            app,
+            host=listen.host,
+            port=listen.port,
+            ssl_certfile=listen.tls_cert_file,
+            ssl_keyfile=listen.tls_key_file,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            # h11, not httptools: llhttp rejects the LIST verb that Vault clients send.
+            http="h11",
+        )
+        server = uvicorn.Server(config)
+        print(_banner(listen, core, dev_info), flush=True)
+        await server.serve()
+    finally:
+        await core.close()
+
+
+def serve(core: Core, listen: ListenOptions, dev: DevOptions | None = None) -> None:
+    """Run the node until SIGINT/SIGTERM."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
+    )
+    asyncio.run(_serve(core, listen, dev))

@@ -1,0 +1,139 @@
+"""The physical storage interface: opaque bytes under string keys, no crypto.
+
+Keys are ``/``-separated paths (``core/keyring``, ``logical/<uuid>/foo/bar``). Values are opaque
+bytes (ciphertext, once the barrier is above). Every backend implements the same contract, checked
+by ``tests/contract/test_storage_contract.py``:
+
+* ``list(prefix)`` has Vault's semantics: only the immediate children of ``prefix`` (which is ``""``
+  or ends with ``/``), sub-folders returned once with a trailing ``/``, sorted; it never loads the
+  whole subtree when a folder has deep descendants.
+* ``transaction(ops)`` applies every operation or none.
+* The due-time index (``schedule``/``unschedule``/``claim_due``) lets lease expiry and rotation
+  find due work without loading everything: ``claim_due(now, limit, hold)`` returns up to
+  ``limit`` entries with ``due_at <= now`` (earliest first) and pushes each one's ``due_at`` to
+  ``now + hold``, so a claimer that dies lets the work come due again; the claimer calls
+  ``unschedule`` when done.
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "DueEntry",
+    "Storage",
+    "StorageError",
+    "TxnOp",
+    "child_entry",
+    "validate_key",
+    "validate_ops",
+    "validate_prefix",
+]
+
+MAX_KEY_LENGTH = 2048
+
+
+class StorageError(Exception):
+    """The backend could not complete an operation (unreachable, I/O error).
+
+    Its message never carries values or connection strings.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class TxnOp:
+    """One operation inside :meth:`Storage.transaction`."""
+
+    op: Literal["put", "delete"]
+    key: str
+    value: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DueEntry:
+    """An entry of the due-time index returned by :meth:`Storage.claim_due`."""
+
+    key: str
+    due_at: float
+
+
+def validate_key(key: str) -> None:
+    """Reject keys no backend should store: empty, too long, NUL, or a trailing ``/``."""
+    if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key or key.endswith("/"):
+        raise ValueError("invalid storage key")
+
+
+def validate_prefix(prefix: str) -> None:
+    """A list prefix is ``""`` or ends with ``/``."""
+    if prefix and not prefix.endswith("/"):
+        raise ValueError("list prefix must be empty or end with '/'")
+    if "\x00" in prefix or len(prefix) > MAX_KEY_LENGTH:
+        raise ValueError("invalid list prefix")
+
+
+def child_entry(prefix: str, key: str) -> str:
+    """What ``key`` shows as in ``list(prefix)``: its next name, with a ``/`` if it is a folder."""
+    rest = key[len(prefix) :]
+    slash = rest.find("/")
+    return rest if slash < 0 else rest[: slash + 1]
+
+
+def validate_ops(ops: Sequence[TxnOp]) -> None:
+    """Check every operation of a transaction up front, so a bad one means none is applied."""
+    for op in ops:
+        if op.op == "put":
+            if not isinstance(op.value, bytes):
+                raise ValueError("transaction put needs a bytes value")
+        elif op.op != "delete":
+            raise ValueError("transaction operation must be 'put' or 'delete'")
+        validate_key(op.key)
+
+
+class Storage(abc.ABC):
+    """A physical backend. All methods are coroutines; implementations never block the loop long."""
+
+    name: str = "abstract"
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Connect, create schema if needed. Called once before use."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and threads."""
+
+    @abc.abstractmethod
+    async def get(self, key: str) -> bytes | None:
+        """Return the value under ``key`` or ``None``."""
+
+    @abc.abstractmethod
+    async def put(self, key: str, value: bytes) -> None:
+        """Store ``value`` under ``key`` durably before returning."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; deleting a missing key is not an error."""
+
+    @abc.abstractmethod
+    async def list(self, prefix: str) -> list[str]:
+        """Immediate children of ``prefix``, folders with a trailing ``/``, sorted."""
+
+    @abc.abstractmethod
+    async def transaction(self, ops: Sequence[TxnOp]) -> None:
+        """Apply all of ``ops`` atomically and durably, in order."""
+
+    @abc.abstractmethod
+    async def schedule(self, key: str, due_at: float) -> None:
+        """Insert or move ``key`` in the due-time index (``due_at`` in Unix seconds)."""
+
+    @abc.abstractmethod
+    async def unschedule(self, key: str) -> None:
+        """Remove ``key`` from the due-time index; missing is not an error."""
+
+    @abc.abstractmethod
+    async def claim_due(
+        self, now: float, limit: int, hold: float = 30.0
+    ) -> builtins.list[DueEntry]:
+        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""

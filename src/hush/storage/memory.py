@@ -1,0 +1,131 @@
+"""An in-process storage backend for ``hush server -dev`` and tests; nothing survives a restart."""
+
+from __future__ import annotations
+
+import bisect
+import builtins
+from collections.abc import Sequence
+
+from hush.storage.base import (
+    DueEntry,
+    Storage,
+    TxnOp,
+    validate_key,
+    validate_ops,
+    validate_prefix,
+)
+
+__all__ = ["MemoryStorage"]
+
+
+def _entries(key: str) -> list[tuple[str, str]]:
+    """``(folder, entry)`` per level of ``key``: ``a/b/c`` -> ``("", "a/"), ("a/", "b/"), ...``."""
+    parts = key.split("/")
+    pairs: list[tuple[str, str]] = []
+    folder = ""
+    for part in parts[:-1]:
+        pairs.append((folder, part + "/"))
+        folder += part + "/"
+    pairs.append((folder, parts[-1]))
+    return pairs
+
+
+class MemoryStorage(Storage):
+    """Dict-backed storage with the same contract as the durable backends.
+
+    Listing keeps a per-folder index of children (with a count of keys below each sub-folder), so
+    ``list`` costs O(children) however deep the tree is, like the SQL backends' index seeks.
+    Every method runs without awaiting, so each call is atomic with respect to the event loop.
+    """
+
+    name = "inmem"
+
+    def __init__(self) -> None:
+        """Create an empty store."""
+        self._values: dict[str, bytes] = {}
+        self._children: dict[str, dict[str, int]] = {}
+        self._due_at: dict[str, float] = {}
+        # Sorted (due_at, key) pairs: the due-time index.
+        self._due_order: list[tuple[float, str]] = []
+
+    async def get(self, key: str) -> bytes | None:
+        """Return the value under ``key`` or ``None``."""
+        validate_key(key)
+        return self._values.get(key)
+
+    async def put(self, key: str, value: bytes) -> None:
+        """Store ``value`` under ``key``."""
+        validate_key(key)
+        self._put(key, value)
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+        validate_key(key)
+        self._delete(key)
+
+    async def list(self, prefix: str) -> list[str]:
+        """Immediate children of ``prefix``, folders with a trailing ``/``, sorted."""
+        validate_prefix(prefix)
+        return sorted(self._children.get(prefix, ()))
+
+    async def transaction(self, ops: Sequence[TxnOp]) -> None:
+        """Apply ``ops`` in order; validation happens first, so nothing can fail halfway."""
+        validate_ops(ops)
+        for op in ops:
+            if op.op == "put":
+                assert op.value is not None  # checked by validate_ops
+                self._put(op.key, op.value)
+            else:
+                self._delete(op.key)
+
+    async def schedule(self, key: str, due_at: float) -> None:
+        """Insert or move ``key`` in the due-time index."""
+        validate_key(key)
+        self._unschedule(key)
+        due_at = float(due_at)
+        self._due_at[key] = due_at
+        bisect.insort(self._due_order, (due_at, key))
+
+    async def unschedule(self, key: str) -> None:
+        """Remove ``key`` from the due-time index; missing is not an error."""
+        validate_key(key)
+        self._unschedule(key)
+
+    async def claim_due(
+        self, now: float, limit: int, hold: float = 30.0
+    ) -> builtins.list[DueEntry]:
+        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+        claimed: builtins.list[DueEntry] = []
+        for due_at, key in self._due_order:
+            if len(claimed) >= limit or due_at > now:
+                break
+            claimed.append(DueEntry(key=key, due_at=due_at))
+        del self._due_order[: len(claimed)]
+        for entry in claimed:
+            self._due_at[entry.key] = now + hold
+            bisect.insort(self._due_order, (now + hold, entry.key))
+        return claimed
+
+    def _put(self, key: str, value: bytes) -> None:
+        if key not in self._values:
+            for folder, entry in _entries(key):
+                children = self._children.setdefault(folder, {})
+                children[entry] = children.get(entry, 0) + 1
+        self._values[key] = bytes(value)
+
+    def _delete(self, key: str) -> None:
+        if self._values.pop(key, None) is None:
+            return
+        for folder, entry in _entries(key):
+            children = self._children[folder]
+            children[entry] -= 1
+            if not children[entry]:
+                del children[entry]
+                if not children:
+                    del self._children[folder]
+
+    def _unschedule(self, key: str) -> None:
+        due_at = self._due_at.pop(key, None)
+        if due_at is not None:
+            index = bisect.bisect_left(self._due_order, (due_at, key))
+            del self._due_order[index]

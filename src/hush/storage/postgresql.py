@@ -1,0 +1,253 @@
+"""A shared durable backend on PostgreSQL, for several Hush nodes in front of one database.
+
+Uses psycopg 3's async driver and an ``AsyncConnectionPool`` of autocommit connections: a single
+statement commits on its own, and :meth:`PostgreSQLStorage.transaction` opens an explicit one.
+Errors never quote the connection string, which may contain a password.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from hush.storage.base import (
+    DueEntry,
+    Storage,
+    StorageError,
+    TxnOp,
+    child_entry,
+    validate_key,
+    validate_ops,
+    validate_prefix,
+)
+
+__all__ = ["PostgreSQLStorage"]
+
+_T = TypeVar("_T")
+_Conn = psycopg.AsyncConnection[TupleRow]
+
+# Unquoted-identifier characters only, and short enough that "<table>_due_by_time" stays within
+# PostgreSQL's 63-byte identifier limit.
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
+
+# COLLATE "C" orders keys by UTF-8 bytes (= Python's code point order) whatever the database's
+# locale is, so ``list`` is sorted like the other backends and range scans on the primary key work.
+_SCHEMA = (
+    'CREATE TABLE IF NOT EXISTS {kv} (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL)',
+    'CREATE TABLE IF NOT EXISTS {due} (key TEXT COLLATE "C" PRIMARY KEY,'
+    " due_at DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS {due_by_time} ON {due} (due_at, key)",
+)
+
+# One round trip, one index seek per child: see the matching comment in sqlite.py. After a
+# sub-folder ``p + c + '/'`` the next seek starts at ``p + c + '0'`` ('0' sorts right after '/'), so
+# a folder's descendants are skipped, never read.
+_LIST_SQL = """
+WITH RECURSIVE step(k) AS (
+  SELECT (SELECT key FROM {{kv}} WHERE key > %(prefix)s {upper} ORDER BY key LIMIT 1)
+  UNION ALL
+  SELECT CASE WHEN strpos(substr(k, %(n)s::int + 1), '/') > 0
+    THEN (SELECT key FROM {{kv}}
+          WHERE key >= substr(k, 1, %(n)s::int + strpos(substr(k, %(n)s::int + 1), '/') - 1) || '0'
+          {upper} ORDER BY key LIMIT 1)
+    ELSE (SELECT key FROM {{kv}} WHERE key > k {upper} ORDER BY key LIMIT 1)
+  END
+  FROM step WHERE k IS NOT NULL
+)
+SELECT k FROM step WHERE k IS NOT NULL
+"""
+
+# SKIP LOCKED in the same statement as the UPDATE: two nodes claiming at once each lock and
+# move disjoint rows, and a row another node moved past ``now`` is re-checked and skipped.
+_CLAIM_SQL = """
+WITH claimed AS (
+  SELECT key, due_at FROM {due} WHERE due_at <= %(now)s
+  ORDER BY due_at, key LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+)
+UPDATE {due} AS d SET due_at = %(until)s FROM claimed WHERE d.key = claimed.key
+RETURNING claimed.key, claimed.due_at
+"""
+
+
+class PostgreSQLStorage(Storage):
+    """Durable storage in two PostgreSQL tables: ``<table>`` (values) and ``<table>_due``."""
+
+    name = "postgresql"
+
+    def __init__(
+        self,
+        dsn: str,
+        table: str = "hush_store",
+        min_size: int = 1,
+        max_size: int = 10,
+        *,
+        timeout: float = 30.0,
+    ) -> None:
+        """Check the settings; nothing connects until :meth:`open`.
+
+        ``timeout`` bounds the wait for a pooled connection (and for the pool to open).
+        """
+        if not _TABLE_NAME.fullmatch(table):
+            raise ValueError("PostgreSQL table name must be a plain identifier of at most 48 chars")
+        try:
+            conninfo_to_dict(dsn)
+        except psycopg.Error:
+            # psycopg's message quotes the string, password included.
+            raise ValueError("invalid PostgreSQL connection URL") from None
+        self._dsn = dsn
+        self._table = table
+        self._min_size = min_size
+        self._max_size = max_size
+        self._timeout = timeout
+        self._pool: AsyncConnectionPool[_Conn] | None = None
+        names = {
+            "kv": sql.Identifier(table),
+            "due": sql.Identifier(f"{table}_due"),
+            "due_by_time": sql.Identifier(f"{table}_due_by_time"),
+        }
+        self._schema = [sql.SQL(statement).format(**names) for statement in _SCHEMA]
+        self._get = sql.SQL("SELECT value FROM {kv} WHERE key = %s").format(**names)
+        self._put = sql.SQL(
+            "INSERT INTO {kv} (key, value) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+        ).format(**names)
+        self._delete = sql.SQL("DELETE FROM {kv} WHERE key = %s").format(**names)
+        self._list_top = sql.SQL(_LIST_SQL.format(upper="")).format(**names)
+        self._list_under = sql.SQL(_LIST_SQL.format(upper="AND key < %(upper)s")).format(**names)
+        self._schedule = sql.SQL(
+            "INSERT INTO {due} (key, due_at) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET due_at = EXCLUDED.due_at"
+        ).format(**names)
+        self._unschedule = sql.SQL("DELETE FROM {due} WHERE key = %s").format(**names)
+        self._claim = sql.SQL(_CLAIM_SQL).format(**names)
+
+    async def open(self) -> None:
+        """Open the pool, waiting for ``min_size`` connections, and create the tables if needed."""
+        self._pool = AsyncConnectionPool(
+            self._dsn,
+            min_size=self._min_size,
+            max_size=self._max_size,
+            kwargs={"autocommit": True},
+            timeout=self._timeout,
+            open=False,
+            name=f"hush-{self._table}",
+        )
+        try:
+            await self._pool.open(wait=True, timeout=self._timeout)
+            await self._run("open", self._create_schema)
+        except psycopg.Error as exc:
+            await self.close()
+            raise _storage_error("open", exc) from None
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close every pooled connection; safe to call twice."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def get(self, key: str) -> bytes | None:
+        """Return the value under ``key`` or ``None``."""
+        validate_key(key)
+        rows = await self._fetch("get", self._get, (key,))
+        return None if not rows else bytes(rows[0][0])
+
+    async def put(self, key: str, value: bytes) -> None:
+        """Store ``value`` under ``key``; returns after the commit."""
+        validate_key(key)
+        await self._fetch("put", self._put, (key, value))
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+        validate_key(key)
+        await self._fetch("delete", self._delete, (key,))
+
+    async def list(self, prefix: str) -> builtins.list[str]:
+        """Immediate children of ``prefix``, folders with a trailing ``/``, sorted."""
+        validate_prefix(prefix)
+        params = {"prefix": prefix, "n": len(prefix), "upper": prefix[:-1] + "0"}
+        query = self._list_under if prefix else self._list_top
+        rows = await self._fetch("list", query, params)
+        return sorted(child_entry(prefix, str(row[0])) for row in rows)
+
+    async def transaction(self, ops: Sequence[TxnOp]) -> None:
+        """Apply ``ops`` in order inside one database transaction."""
+        validate_ops(ops)
+
+        async def apply(conn: _Conn) -> None:
+            async with conn.transaction():
+                for op in ops:
+                    if op.op == "put":
+                        await conn.execute(self._put, (op.key, op.value))
+                    else:
+                        await conn.execute(self._delete, (op.key,))
+
+        await self._run("transaction", apply)
+
+    async def schedule(self, key: str, due_at: float) -> None:
+        """Insert or move ``key`` in the due-time index."""
+        validate_key(key)
+        await self._fetch("schedule", self._schedule, (key, due_at))
+
+    async def unschedule(self, key: str) -> None:
+        """Remove ``key`` from the due-time index; missing is not an error."""
+        validate_key(key)
+        await self._fetch("unschedule", self._unschedule, (key,))
+
+    async def claim_due(
+        self, now: float, limit: int, hold: float = 30.0
+    ) -> builtins.list[DueEntry]:
+        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+        if limit <= 0:
+            return []
+        params = {"now": now, "limit": limit, "until": now + hold}
+        rows = await self._fetch("claim_due", self._claim, params)
+        entries = [DueEntry(key=str(key), due_at=float(due_at)) for key, due_at in rows]
+        # RETURNING does not keep the CTE's order.
+        return sorted(entries, key=lambda entry: (entry.due_at, entry.key))
+
+    async def _create_schema(self, conn: _Conn) -> None:
+        async with conn.transaction():
+            # Serialise concurrent first starts: simultaneous CREATE TABLE IF NOT EXISTS can still
+            # collide on PostgreSQL's catalog and fail one node.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hush:{self._table}",)
+            )
+            for statement in self._schema:
+                await conn.execute(statement)
+
+    async def _fetch(
+        self, operation: str, query: sql.Composed, params: Sequence[object] | Mapping[str, object]
+    ) -> builtins.list[TupleRow]:
+        """Run one autocommitted statement and return its rows (none for a plain write)."""
+
+        async def run(conn: _Conn) -> builtins.list[TupleRow]:
+            cursor = await conn.execute(query, params)
+            return await cursor.fetchall() if cursor.description is not None else []
+
+        return await self._run(operation, run)
+
+    async def _run(self, operation: str, work: Callable[[_Conn], Awaitable[_T]]) -> _T:
+        if self._pool is None:
+            raise StorageError("postgresql storage is not open")
+        try:
+            async with self._pool.connection() as conn:
+                return await work(conn)
+        except psycopg.Error as exc:
+            raise _storage_error(operation, exc) from None
+
+
+def _storage_error(operation: str, exc: psycopg.Error) -> StorageError:
+    """A StorageError naming the failure class only: libpq messages can quote connection details."""
+    sqlstate = f", SQLSTATE {exc.sqlstate}" if exc.sqlstate else ""
+    return StorageError(f"postgresql storage: {operation} failed ({type(exc).__name__}{sqlstate})")

@@ -1,0 +1,249 @@
+"""A single-node durable backend on one SQLite file (WAL mode, ``synchronous=FULL``).
+
+Threading: every write runs on one dedicated writer connection inside a one-thread executor, so a
+write's ``fsync`` never stalls the event loop and writes are serialised without SQLite's busy
+retries. Reads run directly in the event-loop thread on a separate read-only connection: under WAL a
+reader never waits for the writer and a point lookup or index seek takes microseconds, which is
+cheaper than a hop through a thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import os
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from hush.storage.base import (
+    DueEntry,
+    Storage,
+    StorageError,
+    TxnOp,
+    child_entry,
+    validate_key,
+    validate_ops,
+    validate_prefix,
+)
+
+__all__ = ["SQLiteStorage"]
+
+_T = TypeVar("_T")
+
+_SCHEMA = (
+    # A rowid table (not WITHOUT ROWID) because values can be large; the primary-key index on
+    # ``key`` is a covering index for listing, so listing never touches the values.
+    "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS due (key TEXT PRIMARY KEY, due_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS due_by_time ON due (due_at, key)",
+)
+
+# Listing walks the key index with one seek per child instead of reading the subtree: after a
+# leaf child it seeks to the next key, after a sub-folder ``p + c + '/'`` it seeks to
+# ``p + c + '0'`` ('0' sorts right after '/'), skipping all of that folder's descendants. Each step
+# returns the first key of the next child. TEXT uses the BINARY collation (UTF-8 byte order), which
+# equals Python's code point order, so results come out in ``sorted`` order. ``{upper}`` bounds
+# the scan to keys starting with the prefix; it is empty for the top level.
+_LIST_SQL = """
+WITH RECURSIVE step(k) AS (
+  SELECT (SELECT key FROM kv WHERE key > :prefix {upper} ORDER BY key LIMIT 1)
+  UNION ALL
+  SELECT CASE WHEN instr(substr(k, :n + 1), '/') > 0
+    THEN (SELECT key FROM kv
+          WHERE key >= substr(k, 1, :n + instr(substr(k, :n + 1), '/') - 1) || '/z' {upper}
+          ORDER BY key LIMIT 1)
+    ELSE (SELECT key FROM kv WHERE key > k {upper} ORDER BY key LIMIT 1)
+  END
+  FROM step WHERE k IS NOT NULL
+)
+SELECT k FROM step WHERE k IS NOT NULL
+"""
+_LIST_TOP = _LIST_SQL.format(upper="")
+_LIST_UNDER = _LIST_SQL.format(upper="AND key < :upper")
+
+
+class SQLiteStorage(Storage):
+    """Durable storage in one SQLite file; an acknowledged write survives ``kill -9``."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        """Remember ``path``; nothing is opened until :meth:`open`."""
+        self._path = path
+        self._writer_thread: ThreadPoolExecutor | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        """Create the file (mode 0600) and schema, and open the writer and reader connections."""
+        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hush-sqlite")
+        try:
+            await self._in_writer_thread(self._open_writer)
+            # check_same_thread=False only so close() may run from another thread; reads themselves
+            # happen on the event-loop thread.
+            reader = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            self._reader = reader
+            reader.execute("PRAGMA query_only = ON")
+            reader.execute("PRAGMA busy_timeout = 1000")
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StorageError(f"sqlite storage: cannot open database ({exc})") from exc
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close both connections and stop the writer thread; safe to call twice."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._writer_thread is not None:
+            if self._writer is not None:
+                await self._in_writer_thread(self._close_writer)
+            self._writer_thread.shutdown(wait=True)
+            self._writer_thread = None
+
+    async def get(self, key: str) -> bytes | None:
+        """Return the value under ``key`` or ``None``."""
+        validate_key(key)
+        row = self._read("get", "SELECT value FROM kv WHERE key = ?", (key,))
+        return None if not row else bytes(row[0][0])
+
+    async def put(self, key: str, value: bytes) -> None:
+        """Store ``value`` under ``key``; returns after the commit is fsynced."""
+        validate_key(key)
+        await self._write("put", lambda db: _put(db, key, value))
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+        validate_key(key)
+        await self._write("delete", lambda db: _delete(db, key))
+
+    async def list(self, prefix: str) -> list[str]:
+        """Immediate children of ``prefix``, folders with a trailing ``/``, sorted."""
+        validate_prefix(prefix)
+        params = {"prefix": prefix, "n": len(prefix), "upper": prefix[:-1] + "0"}
+        rows = self._read("list", _LIST_UNDER if prefix else _LIST_TOP, params)
+        return sorted(child_entry(prefix, str(row[0])) for row in rows)
+
+    async def transaction(self, ops: Sequence[TxnOp]) -> None:
+        """Apply ``ops`` in order inside one ``BEGIN IMMEDIATE`` ... ``COMMIT``."""
+        validate_ops(ops)
+
+        def apply(db: sqlite3.Connection) -> None:
+            for op in ops:
+                if op.op == "put":
+                    assert op.value is not None  # checked by validate_ops
+                    _put(db, op.key, op.value)
+                else:
+                    _delete(db, op.key)
+
+        await self._write("transaction", apply)
+
+    async def schedule(self, key: str, due_at: float) -> None:
+        """Insert or move ``key`` in the due-time index."""
+        validate_key(key)
+        sql = (
+            "INSERT INTO due (key, due_at) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at"
+        )
+        await self._write("schedule", lambda db: db.execute(sql, (key, due_at)))
+
+    async def unschedule(self, key: str) -> None:
+        """Remove ``key`` from the due-time index; missing is not an error."""
+        validate_key(key)
+        sql = "DELETE FROM due WHERE key = ?"
+        await self._write("unschedule", lambda db: db.execute(sql, (key,)))
+
+    async def claim_due(
+        self, now: float, limit: int, hold: float = 30.0
+    ) -> builtins.list[DueEntry]:
+        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+
+        def claim(db: sqlite3.Connection) -> builtins.list[DueEntry]:
+            # Uses the due_by_time index: a range scan from the earliest entry, stopped by LIMIT.
+            rows = db.execute(
+                "SELECT key, due_at FROM due WHERE due_at <= ? ORDER BY due_at, key LIMIT ?",
+                (now, max(limit, 0)),
+            ).fetchall()
+            db.executemany(
+                "UPDATE due SET due_at = ? WHERE key = ?", [(now + hold, key) for key, _ in rows]
+            )
+            return [DueEntry(key=key, due_at=due_at) for key, due_at in rows]
+
+        return await self._write("claim_due", claim)
+
+    def _open_writer(self) -> None:
+        directory = os.path.dirname(os.path.abspath(self._path))
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        # Create the file ourselves so it is never world-readable, even briefly; SQLite gives the
+        # -wal and -shm files the database file's permissions.
+        os.close(os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(self._path, 0o600)
+        db = sqlite3.connect(self._path, isolation_level=None)
+        self._writer = db
+        db.execute("PRAGMA journal_mode = WAL")
+        # FULL fsyncs the WAL on every commit: an acknowledged write survives a crash, not only
+        # a killed process.
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA busy_timeout = 5000")
+        for statement in _SCHEMA:
+            db.execute(statement)
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _read(
+        self, operation: str, sql: str, params: Sequence[object] | Mapping[str, object]
+    ) -> builtins.list[tuple[Any, ...]]:
+        if self._reader is None:
+            raise StorageError("sqlite storage is not open")
+        try:
+            return self._reader.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite storage: {operation} failed ({exc})") from exc
+
+    async def _write(self, operation: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work`` in one IMMEDIATE transaction on the writer thread."""
+
+        def run() -> _T:
+            db = self._writer
+            if db is None:
+                raise StorageError("sqlite storage is not open")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(db)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StorageError(f"sqlite storage: {operation} failed ({exc})") from exc
+            return result
+
+        # If the awaiting task is cancelled the write still completes (or rolls back) in the
+        # thread; it is never left half-applied.
+        return await self._in_writer_thread(run)
+
+    async def _in_writer_thread(self, work: Callable[[], _T]) -> _T:
+        if self._writer_thread is None:
+            raise StorageError("sqlite storage is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._writer_thread, work)
+
+
+def _put(db: sqlite3.Connection, key: str, value: bytes) -> None:
+    db.execute(
+        "INSERT INTO kv (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def _delete(db: sqlite3.Connection, key: str) -> None:
+    db.execute("DELETE FROM kv WHERE key = ?", (key,))

@@ -1,0 +1,1 @@
+"""Contract tests shared by every storage backend."""
