@@ -22,3 +22,7 @@ cli.add_command(server_command)
 def main() -> None:
     """Console-script entry point."""
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -84,10 +84,7 @@ def test_field_division_known_answers(vector: dict[str, str]) -> None:
 
 def test_table_multiplication_matches_reference_for_every_pair() -> None:
     mismatches = [
-        (a, b)
-        for a in range(256)
-        for b in range(256)
-        if shamir._mul(a, b) != reference_mul(a, b)
+        (a, b) for a in range(256) for b in range(256) if shamir._mul(a, b) != reference_mul(a, b)
     ]
     assert mismatches == []
 
@@ -291,5 +288,5 @@ def test_shares_of_the_wrong_length_are_rejected(
         altered[victim] = bytes(cut) + shares[victim]
     else:
         altered[victim] = shares[victim][min(cut, len(shares[victim]) - 1) :]
-    with pytest.raises(ValueError, match="same length|at least two bytes"):
+    with pytest.raises(ValueError, match=r"same length|at least two bytes"):
         shamir.combine(altered)

@@ -1,0 +1,78 @@
+"""Shared fixtures: real Hush servers on loopback ports, hvac clients, the PostgreSQL DSN."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.support.server import HushProcess, free_port, start_hush, write_config
+
+PG_DSN = os.environ.get("HUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+MARIADB_DSN = os.environ.get("HUSH_TEST_MARIADB_DSN", "mysql://root@127.0.0.1:3306/test")
+DEV_ROOT_TOKEN = "root"
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    """The PostgreSQL DSN; unreachable means fail under CI, skip elsewhere."""
+    try:
+        with psycopg.connect(PG_DSN, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        message = f"PostgreSQL at HUSH_TEST_PG_DSN is unreachable ({type(exc).__name__})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return PG_DSN
+
+
+@pytest.fixture
+def pg_table(pg_dsn: str) -> Iterator[str]:
+    """A fresh table name for one test, dropped afterwards."""
+    table = f"hush_test_{uuid.uuid4().hex[:12]}"
+    yield table
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+        conn.execute(f'DROP TABLE IF EXISTS "{table}_due"')
+
+
+@pytest.fixture(scope="module")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HushProcess]:
+    """One in-memory dev server per test module, root token ``root``."""
+    workdir = tmp_path_factory.mktemp("dev")
+    port = free_port()
+    server = start_hush(
+        workdir,
+        ["-dev", f"-dev-root-token-id={DEV_ROOT_TOKEN}", f"-dev-listen-address=127.0.0.1:{port}"],
+        port=port,
+        root_token=DEV_ROOT_TOKEN,
+    )
+    yield server
+    server.stop()
+
+
+ServerFactory = Callable[..., HushProcess]
+
+
+@pytest.fixture
+def sealed_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Factory: ``sealed_server("sqlite")`` starts an uninitialised server from a config file."""
+    started: list[HushProcess] = []
+
+    def factory(storage: str = "sqlite", **options: str | int | bool) -> HushProcess:
+        port = free_port()
+        if storage == "sqlite":
+            options.setdefault("path", str(tmp_path / "hush.db"))
+        config = write_config(tmp_path, port, storage, **options)
+        server = start_hush(tmp_path, [f"-config={config}"], port=port)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()

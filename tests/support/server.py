@@ -1,0 +1,135 @@
+"""Start real Hush server processes for tests and talk to them over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import hvac
+
+__all__ = ["HushProcess", "free_port", "start_hush", "write_config"]
+
+READY_TIMEOUT = 15.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class HushProcess:
+    """A running ``hush server`` child process and how to reach it."""
+
+    args: list[str]
+    port: int
+    workdir: Path
+    scheme: str = "http"
+    root_token: str | None = None
+    process: subprocess.Popen[bytes] | None = None
+    logs: list[Path] = field(default_factory=list)
+    verify: str | bool = True
+
+    @property
+    def url(self) -> str:
+        """Base address of the API."""
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def start(self) -> HushProcess:
+        """Launch the process and wait until it answers ``sys/health``."""
+        log_path = self.workdir / f"server-{len(self.logs)}.log"
+        self.logs.append(log_path)
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hush.cli.main", "server", *self.args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hush server exited early:\n{self.log_text()}")
+            try:
+                httpx.get(f"{self.url}/v1/sys/health", timeout=1.0, verify=self.verify)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"hush server did not become ready:\n{self.log_text()}")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to flush or clean up."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+    def restart(self) -> HushProcess:
+        """Stop and start again with the same arguments and port."""
+        self.stop()
+        return self.start()
+
+    def log_text(self) -> str:
+        """Everything every incarnation of the process printed."""
+        return "".join(p.read_text(errors="replace") for p in self.logs if p.exists())
+
+    def client(self, token: str | None = None) -> hvac.Client:
+        """An hvac client for this server (root token by default)."""
+        return hvac.Client(url=self.url, token=token or self.root_token, verify=self.verify)
+
+    def http(self) -> httpx.Client:
+        """A raw HTTP client (caller closes it)."""
+        return httpx.Client(base_url=self.url, verify=self.verify, timeout=10.0)
+
+
+def write_config(workdir: Path, port: int, storage: str, **options: str | int | bool) -> Path:
+    """Write an HCL config with one storage stanza and one plain-HTTP listener."""
+
+    def render(value: str | int | bool) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    listener = {
+        k.removeprefix("listener_"): v for k, v in options.items() if k.startswith("listener_")
+    }
+    storage_opts = {k: v for k, v in options.items() if not k.startswith("listener_")}
+    lines = [f'storage "{storage}" {{']
+    lines += [f"  {k} = {render(v)}" for k, v in storage_opts.items()]
+    lines += ["}", 'listener "tcp" {', f'  address = "127.0.0.1:{port}"']
+    listener.setdefault("tls_disable", True)
+    lines += [f"  {k} = {render(v)}" for k, v in listener.items()]
+    lines += ["}", ""]
+    path = workdir / "hush.hcl"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def start_hush(workdir: Path, args: list[str], *, port: int | None = None,
+               scheme: str = "http", verify: str | bool = True,
+               root_token: str | None = None) -> HushProcess:
+    """Start a server with ``args`` (after ``hush server``) and wait for it."""
+    return HushProcess(args=args, port=port or free_port(), workdir=workdir, scheme=scheme,
+                       verify=verify, root_token=root_token).start()
