@@ -82,9 +82,7 @@ def drop_pg_tables(dsn: str, table: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for name in (table, f"{table}_due"):
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
-        conn.execute(
-            sql.SQL("DROP FUNCTION IF EXISTS {}").format(sql.Identifier(f"{table}_fail"))
-        )
+        conn.execute(sql.SQL("DROP FUNCTION IF EXISTS {}").format(sql.Identifier(f"{table}_fail")))
 
 
 @pytest.fixture(scope="session")
@@ -102,9 +100,7 @@ def pg_dsn() -> str:
     return dsn
 
 
-def _make_backend(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Backend]:
+def _make_backend(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     with asyncio.Runner() as runner:
         if kind == "memory":
             backend = Backend(kind, MemoryStorage(), runner)

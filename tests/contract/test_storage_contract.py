@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -94,7 +95,7 @@ def test_unusual_key_characters_round_trip(backend: Backend, key: str) -> None:
 @pytest.mark.parametrize("key", ["", "trailing/", "nul\x00byte", "x" * 2049])
 def test_invalid_keys_are_rejected(backend: Backend, key: str) -> None:
     store = backend.store
-    calls = [
+    calls: list[Callable[[], Coroutine[Any, Any, object]]] = [
         lambda: store.get(key),
         lambda: store.put(key, b"v"),
         lambda: store.delete(key),

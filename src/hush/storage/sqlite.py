@@ -52,7 +52,7 @@ WITH RECURSIVE step(k) AS (
   UNION ALL
   SELECT CASE WHEN instr(substr(k, :n + 1), '/') > 0
     THEN (SELECT key FROM kv
-          WHERE key >= substr(k, 1, :n + instr(substr(k, :n + 1), '/') - 1) || '/z' {upper}
+          WHERE key >= substr(k, 1, :n + instr(substr(k, :n + 1), '/') - 1) || '0' {upper}
           ORDER BY key LIMIT 1)
     ELSE (SELECT key FROM kv WHERE key > k {upper} ORDER BY key LIMIT 1)
   END
