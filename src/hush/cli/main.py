@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from hush import __version__
+from hush.cli.generic import (
+    delete_command,
+    kv_group,
+    list_command,
+    read_command,
+    write_command,
+)
+from hush.cli.operator import operator_group, status_command
 from hush.cli.server import server_command
 
 __all__ = ["cli", "main"]
+
+# Vault's CLI exits 1 on usage errors (click's default is 2, which Vault keeps for API errors).
+USAGE_ERROR_EXIT = 1
 
 
 @click.group(context_settings={"help_option_names": ["-h", "-help", "--help"]})
@@ -16,12 +29,33 @@ def cli() -> None:
     """Hush: a self-hosted secrets manager that speaks Vault's and AWS's APIs."""
 
 
-cli.add_command(server_command)
+for _command in (
+    server_command,
+    status_command,
+    operator_group,
+    read_command,
+    write_command,
+    list_command,
+    delete_command,
+    kv_group,
+):
+    cli.add_command(_command)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli()
+    """Console-script entry point: run the CLI and map failures to Vault's exit codes."""
+    try:
+        result = cli.main(prog_name="hush", standalone_mode=False)
+    except click.UsageError as exc:
+        exc.show()
+        sys.exit(USAGE_ERROR_EXIT)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(USAGE_ERROR_EXIT)
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import datetime
 from typing import TYPE_CHECKING, Any
 
 from hush.core.errors import InvalidRequest, Sealed
-from hush.core.generate_root import GenerateRootOperation
+from hush.core.generate_root import OTP_LENGTH, GenerateRootOperation
 from hush.core.rekey import RekeyOperation
 from hush.core.request import Request, Response
 from hush.core.shares import decode_share
