@@ -159,7 +159,7 @@ class KeyOperations:
                         "encoded_root_token": "",
                         "pgp_fingerprint": "",
                         "otp": "",
-                        "otp_length": 28,
+                        "otp_length": OTP_LENGTH,
                     }
                 )
             return Response(raw_body=self.generate_root.status())
