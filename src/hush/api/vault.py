@@ -9,8 +9,10 @@ This module only translates. It maps HTTP methods to logical operations (``LIST`
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -40,7 +42,6 @@ _METHOD_OPERATIONS = {
     "PATCH": Operation.PATCH,
     **_WRITE_METHODS,
 }
-_JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
 _TRUE = ("1", "true", "t", "yes")
 
 log = logging.getLogger("hush.api")
@@ -48,6 +49,14 @@ log = logging.getLogger("hush.api")
 
 class _BodyTooLargeError(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """A non-JSON body (Prometheus text) and its content type."""
+
+    payload: bytes
+    content_type: str
 
 
 async def _read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
@@ -121,8 +130,11 @@ class VaultAPI:
             return
         request_id = str(uuid.uuid4())
         method = scope["method"].upper()
+        started = time.perf_counter()
+        routed: list[Request] = []
+        content_type = b"application/json"
         try:
-            status, body = await self._dispatch(scope, receive, request_id, method)
+            status, body = await self._dispatch(scope, receive, request_id, method, routed)
         except HushError as exc:
             status, body = exc.status, {"errors": exc.errors}
         except StorageError:
@@ -131,12 +143,29 @@ class VaultAPI:
         except Exception:
             log.exception("internal error request_id=%s", request_id)
             status, body = 500, {"errors": [f"internal error; request id {request_id}"]}
-        payload = b"" if method == "HEAD" or status == 204 else orjson.dumps(body)
-        headers = list(_JSON_HEADERS) if status != 204 else [(b"cache-control", b"no-store")]
-        if payload or method == "HEAD":
-            headers.append((b"content-length", str(len(payload)).encode()))
+        if isinstance(body, _Raw):
+            payload, content_type = body.payload, body.content_type.encode()
+        else:
+            payload = b"" if status == 204 else orjson.dumps(body)
+        if method == "HEAD":
+            payload_length, payload = len(payload), b""
+        else:
+            payload_length = len(payload)
+        headers = [(b"cache-control", b"no-store")]
+        if status != 204:
+            headers += [
+                (b"content-type", content_type),
+                (b"content-length", str(payload_length).encode()),
+            ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+        request = routed[0] if routed else None
+        self.core.metrics.observe_request(
+            request.mount_point if request else "",
+            request.operation.value if request else method.lower(),
+            status,
+            time.perf_counter() - started,
+        )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -148,7 +177,12 @@ class VaultAPI:
                 return
 
     async def _dispatch(
-        self, scope: Scope, receive: Receive, request_id: str, method: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        request_id: str,
+        method: str,
+        routed: list[Request],
     ) -> tuple[int, Any]:
         raw_path: str = scope["path"]
         if not raw_path.startswith(_PREFIX):
@@ -185,6 +219,7 @@ class VaultAPI:
             remote_addr=(scope.get("client") or ("", 0))[0],
             headers=headers,
         )
+        routed.append(request)
         response = await self.core.handle(request)
         return self._render(request_id, operation, response)
 
@@ -195,6 +230,10 @@ class VaultAPI:
             if operation in (Operation.READ, Operation.LIST):
                 return 404, {"errors": []}
             return 204, None
+        if response.body_bytes is not None:
+            return response.status or 200, _Raw(
+                response.body_bytes, response.content_type or "application/octet-stream"
+            )
         if response.raw_body is not None:
             return response.status or 200, response.raw_body
         envelope: dict[str, Any] = {

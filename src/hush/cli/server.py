@@ -103,5 +103,7 @@ def server_command(
             tls_cert_file=None if listener.tls_disable else listener.tls_cert_file,
             tls_key_file=None if listener.tls_disable else listener.tls_key_file,
             max_request_size=listener.max_request_size,
+            unauthenticated_metrics_access=listener.unauthenticated_metrics_access,
         ),
+        log_level=config.log_level,
     )

@@ -7,9 +7,11 @@ Pipeline for one request: sealed check → route (mount table) → authenticate 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -23,6 +25,8 @@ from hush.core.errors import (
     RouteNotFound,
     Sealed,
 )
+from hush.core.acl import ACL
+from hush.core.metrics import Metrics
 from hush.core.mounts import MountEntry, MountTable
 from hush.core.request import Auth, Request, Response
 from hush.core.shares import SealConfig, ShareCollector, encode_shares, validate_split
@@ -59,18 +63,26 @@ class Core:
     """One node's state: storage, barrier, seal progress, tokens, mounts and the system backend."""
 
     def __init__(self, storage: Storage, *, storage_type: str, engines: Registry) -> None:
+        from hush.core.policies import PolicyStore
         from hush.core.system.backend import SystemBackend
+        from hush.core.token_backend import TokenBackend
 
         self.storage = storage
         self.storage_type = storage_type
         self.barrier = Barrier(storage)
         self.tokens = TokenStore(StorageView(self.barrier, "sys/token/"))
         self.mounts = MountTable(self.barrier, engines)
+        self.policies = PolicyStore(StorageView(self.barrier, "sys/policy/"))
         self.seal_config: SealConfig | None = None
         self.cluster: ClusterInfo | None = None
         self.unseal_progress: ShareCollector | None = None
         self.system: Backend = SystemBackend(self)
+        self.token_backend = TokenBackend(self)
+        self.metrics = Metrics()
+        self.unauthenticated_metrics = False
+        self.log_level = logging.INFO
         self.started_at = time.time()
+        self.remount_history: dict[str, tuple[str, str]] = {}
         self._lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -132,9 +144,11 @@ class Core:
         except Exception:
             await self.seal()
             raise
+        self.metrics.sealed.set(0)
 
     async def _post_unseal(self) -> None:
         await self.tokens.setup()
+        await self.policies.setup()
         blob = await self.barrier.get(CLUSTER_INFO_PATH)
         if blob is not None:
             raw = orjson.loads(blob)
@@ -148,15 +162,16 @@ class Core:
                 raise NotInitialized
             if not self.sealed:
                 return
-            if self.unseal_progress is None:
-                self.unseal_progress = ShareCollector(
-                    self.seal_config.secret_threshold, self.seal_config.share_length
-                )
-            self.unseal_progress.add(share)
-            if not self.unseal_progress.complete:
+            progress = self.unseal_progress or ShareCollector(
+                self.seal_config.secret_threshold, self.seal_config.share_length
+            )
+            progress.add(share)
+            # Only an accepted share starts an attempt: a refused first share leaves no nonce.
+            self.unseal_progress = progress
+            if not progress.complete:
                 return
-            collector, self.unseal_progress = self.unseal_progress, None
-            key = collector.combine()
+            self.unseal_progress = None
+            key = progress.combine()
             try:
                 await self.unseal_with_key(key)
             except DecryptionError:
@@ -177,6 +192,7 @@ class Core:
             self.barrier.seal()
             self.unseal_progress = None
             self.cluster = None
+            self.metrics.sealed.set(1)
 
     async def replace_unseal_key(self, unseal_key: SecretBytes, config: SealConfig) -> None:
         """Protect the root key under ``unseal_key`` and store ``config``, atomically (rekey)."""
@@ -194,6 +210,8 @@ class Core:
     def _route(self, path: str) -> tuple[Backend, str, str] | None:
         if path == "sys" or path.startswith("sys/"):
             return self.system, "sys/", path[4:]
+        if path == "auth/token" or path.startswith("auth/token/"):
+            return self.token_backend, "auth/token/", path[len("auth/token/") :]
         found = self.mounts.resolve(path)
         if found is None:
             return None
@@ -209,6 +227,10 @@ class Core:
             raise PermissionDenied
         return entry
 
+    async def acl_for(self, entry: TokenEntry) -> ACL:
+        """The ACL of a token's policies, built from the policy store's fresh cache."""
+        return ACL(await self.policies.get_many(entry.policies))
+
     async def handle(self, request: Request) -> Response | None:
         """Run one logical request through the pipeline."""
         path = request.path
@@ -221,26 +243,59 @@ class Core:
             request.with_route(mount_point, rest)
             return await (await backend.prepare(request)).run()
         entry = await self.authenticate(request)
+        request.token_entry = entry
         request.auth = Auth(
             token_accessor=entry.accessor,
             policies=tuple(entry.policies),
             display_name=entry.display_name,
+            entity_id=entry.entity_id,
             root=entry.is_root,
         )
+        acl = await self.acl_for(entry)
         if routed is None:
+            # Vault answers 403 rather than 404 when the caller could not reach the path anyway.
+            if not acl.check(path, request.operation, request.data).allowed:
+                raise PermissionDenied
             raise RouteNotFound(path)
         backend, mount_point, rest = routed
         request.with_route(mount_point, rest)
         call = await backend.prepare(request)
-        # Until ACL policies land, only root tokens exist and only they are authorised.
-        if not entry.is_root:
+        decision = acl.check(path, call.operation, request.data)
+        if not decision.allowed:
             raise PermissionDenied
+        if backend.requires_sudo(rest) and not (decision.root or decision.sudo):
+            raise PermissionDenied
+        request.auth.sudo = decision.sudo or decision.root
+        await self.tokens.record_use(entry)
         return await call.run()
 
     async def mount(self, entry: MountEntry) -> None:
         """Enable a secrets engine."""
         async with self._lock:
             await self.mounts.mount(entry)
+
+    async def tune_mount(
+        self,
+        path: str,
+        *,
+        config: dict[str, Any],
+        options: dict[str, str] | None,
+        description: str | None,
+    ) -> None:
+        """Change a mount's settings (restarting its backend when options change)."""
+        async with self._lock:
+            await self.mounts.tune(path, config=config, options=options, description=description)
+
+    async def remount(self, source: str, target: str) -> None:
+        """Move a mount to a new path."""
+        async with self._lock:
+            await self.mounts.remount(source, target)
+
+    async def optional_token(self, request: Request) -> TokenEntry | None:
+        """The caller's live token entry, or ``None`` (for endpoints that work without one)."""
+        if request.client_token is None or len(request.client_token) == 0:
+            return None
+        return await self.tokens.lookup(request.client_token)
 
     async def unmount(self, path: str) -> bool:
         """Disable a secrets engine and delete its data."""

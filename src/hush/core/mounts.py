@@ -22,6 +22,13 @@ from hush.framework.registry import Registry
 __all__ = ["RESERVED_MOUNT_PREFIXES", "MountEntry", "MountTable", "normalise_mount_path"]
 
 MOUNT_TABLE_PATH = "core/mounts"
+_LISTED_CONFIG = (
+    "listing_visibility",
+    "passthrough_request_headers",
+    "allowed_response_headers",
+    "audit_non_hmac_request_keys",
+    "audit_non_hmac_response_keys",
+)
 RESERVED_MOUNT_PREFIXES = ("sys/", "auth/", "cubbyhole/", "identity/")
 
 
@@ -55,6 +62,7 @@ class MountEntry:
                 "default_lease_ttl": int(self.config.get("default_lease_ttl", 0)),
                 "max_lease_ttl": int(self.config.get("max_lease_ttl", 0)),
                 "force_no_cache": False,
+                **{k: self.config[k] for k in _LISTED_CONFIG if self.config.get(k)},
             },
             "options": dict(self.options) or None,
             "local": self.local,
@@ -129,11 +137,13 @@ class MountTable:
         await backend.initialize()
         return backend
 
-    def check_new_path(self, path: str) -> None:
+    def check_new_path(self, path: str, ignore: str | None = None) -> None:
         """Refuse reserved prefixes and paths that overlap an existing mount."""
         if any(path.startswith(p) or p.startswith(path) for p in RESERVED_MOUNT_PREFIXES):
             raise InvalidRequest(f'cannot mount at reserved path "{path}"')
         for existing in self.entries:
+            if existing == ignore:
+                continue
             if path.startswith(existing) or existing.startswith(path):
                 raise InvalidRequest(f'path is already in use at "{existing}"')
 
@@ -160,6 +170,49 @@ class MountTable:
             await backend.cleanup()
         await self._view(entry).clear()
         return True
+
+    async def tune(
+        self,
+        path: str,
+        *,
+        config: dict[str, Any],
+        options: dict[str, str] | None,
+        description: str | None,
+    ) -> None:
+        """Change a mount's settings; an options change restarts its backend (kv upgrade)."""
+        entry = self.entries[path]
+        new_options = {**entry.options, **options} if options is not None else entry.options
+        updated = MountEntry(
+            **{
+                **asdict(entry),
+                "config": {**entry.config, **config},
+                "options": new_options,
+                "description": entry.description if description is None else description,
+            }
+        )
+        backend = self.backends[path]
+        if new_options != entry.options:
+            backend = await self._start(updated)
+            await self.backends[path].cleanup()
+        self.entries[path] = updated
+        try:
+            await self._save()
+        except Exception:
+            self.entries[path] = entry
+            raise
+        self.backends[path] = backend
+
+    async def remount(self, source: str, target: str) -> None:
+        """Move a mount to a new path; its data stays where it is (keyed by UUID)."""
+        if source not in self.entries:
+            raise InvalidRequest(f'no secrets engine is mounted at "{source}"')
+        self.check_new_path(target, ignore=source)
+        entry = self.entries.pop(source)
+        backend = self.backends.pop(source)
+        entry.path = target
+        self.entries[target] = entry
+        self.backends[target] = backend
+        await self._save()
 
     def resolve(self, path: str) -> tuple[MountEntry, Backend, str] | None:
         """The longest mount prefix of ``path``, its backend and the mount-relative rest."""

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hush.crypto import SecretBytes
+
+if TYPE_CHECKING:
+    from hush.core.tokens import TokenEntry
 
 __all__ = ["Auth", "Operation", "Request", "Response"]
 
@@ -37,6 +40,7 @@ class Auth:
     display_name: str = ""
     entity_id: str = ""
     root: bool = False
+    sudo: bool = False
 
 
 @dataclass(slots=True)
@@ -53,6 +57,7 @@ class Request:
     mount_point: str = ""
     mount_path: str = ""
     auth: Auth | None = None
+    token_entry: TokenEntry | None = None
 
     def with_route(self, mount_point: str, mount_path: str) -> Request:
         """This request, bound to the mount that serves it."""

@@ -1,21 +1,33 @@
-"""Token store (minimal core: root tokens; the full token store builds on this).
+"""The token store: service tokens (stored by salted hash) and batch tokens (sealed, stateless).
 
-Tokens are never stored: an entry lives under the HMAC-SHA256 of the token with a per-cluster
-salt, so a storage dump (even decrypted) reveals no usable token. Lookup hashes the presented token
-and reads one key; the storage key comparison is the only comparison, and a final constant-time
-check guards against a corrupted index.
+Storage layout inside the token view (``sys/token/``):
+
+* ``salt`` — random salt for token hashes; ``batch-key`` — AES-256-GCM key for batch tokens.
+* ``id/<hash>`` — a service token's entry, under HMAC-SHA256(salt, token); the token is never stored.
+* ``accessor/<accessor>`` — the hash of the token an accessor names.
+* ``parent/<parent hash>/<child hash>`` — the hierarchy, so revoking a parent finds its children.
+
+Batch tokens are ``hsb.`` + base64url(AES-GCM(batch key, entry)): nothing is stored, they cannot be
+renewed or revoked one by one, and they die with their parent. TTLs and use counts are enforced on
+every lookup, not only by a background sweep.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import orjson
 
 from hush.barrier.view import LogicalStorage
 from hush.crypto import (
+    DecryptionError,
     SecretBytes,
+    aead_decrypt,
+    aead_encrypt,
     constant_time_equal,
     hmac_sha256,
     random_bytes,
@@ -23,12 +35,17 @@ from hush.crypto import (
 )
 from hush.storage.base import TxnOp
 
-__all__ = ["SERVICE_TOKEN_PREFIX", "TokenEntry", "TokenStore"]
+__all__ = ["BATCH_TOKEN_PREFIX", "SERVICE_TOKEN_PREFIX", "TokenEntry", "TokenStore"]
 
 SERVICE_TOKEN_PREFIX = "hss."  # noqa: S105 - a prefix, not a secret
+BATCH_TOKEN_PREFIX = "hsb."  # noqa: S105 - a prefix, not a secret
 _SALT_PATH = "salt"
-_ID_PREFIX = "id/"
-_ACCESSOR_PREFIX = "accessor/"
+_BATCH_KEY_PATH = "batch-key"
+_ID = "id/"
+_ACCESSOR = "accessor/"
+_PARENT = "parent/"
+_BATCH_AAD = b"hush-batch-token-v1"
+_TXN_BATCH = 500
 
 
 @dataclass(slots=True)
@@ -39,11 +56,21 @@ class TokenEntry:
     policies: list[str]
     path: str
     display_name: str = "token"
-    creation_time: int = field(default_factory=lambda: int(time.time()))
-    ttl: int = 0
+    creation_time: float = field(default_factory=time.time)
+    creation_ttl: int = 0
     expire_time: float = 0.0
+    explicit_max_ttl: int = 0
+    period: int = 0
+    num_uses: int = 0
     meta: dict[str, str] = field(default_factory=dict)
+    parent_hash: str = ""
+    orphan: bool = False
+    renewable: bool = True
+    type: str = "service"
+    entity_id: str = ""
+    role: str = ""
     token_hash: str = ""
+    bound_cidrs: list[str] = field(default_factory=list)
 
     @property
     def is_root(self) -> bool:
@@ -51,28 +78,49 @@ class TokenEntry:
         return "root" in self.policies
 
     def expired(self, now: float) -> bool:
-        """Whether the token's TTL has run out (0 means no expiry)."""
+        """Whether the TTL has run out (``expire_time`` 0 means never)."""
         return self.expire_time != 0.0 and now >= self.expire_time
+
+    def ttl_remaining(self, now: float) -> int:
+        """Seconds left, 0 for tokens that never expire."""
+        return 0 if self.expire_time == 0.0 else max(0, round(self.expire_time - now))
+
+    def to_json(self) -> bytes:
+        """Serialise for storage or sealing into a batch token."""
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, blob: bytes) -> TokenEntry:
+        """Inverse of :meth:`to_json` (unknown keys from newer versions are ignored)."""
+        raw: dict[str, Any] = orjson.loads(blob)
+        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
 
 
 class TokenStore:
-    """Creates and looks up tokens under a storage view (``sys/token/`` of the barrier)."""
+    """Creates, finds, renews and revokes tokens inside the ``sys/token/`` view."""
 
     def __init__(self, storage: LogicalStorage) -> None:
         self._storage = storage
         self._salt: SecretBytes | None = None
+        self._batch_key: SecretBytes | None = None
 
     async def setup(self) -> None:
-        """Load (or create once) the salt; called on unseal."""
-        salt = await self._storage.get(_SALT_PATH)
-        if salt is None:
-            salt = random_bytes(32)
-            await self._storage.put(_SALT_PATH, salt)
-        self._salt = SecretBytes(salt)
+        """Load (or create once) the salt and the batch-token key; called on unseal."""
+        self._salt = SecretBytes(await self._get_or_create(_SALT_PATH))
+        self._batch_key = SecretBytes(await self._get_or_create(_BATCH_KEY_PATH))
+
+    async def _get_or_create(self, path: str) -> bytes:
+        value = await self._storage.get(path)
+        if value is None:
+            value = random_bytes(32)
+            await self._storage.put(path, value)
+        return value
 
     def teardown(self) -> None:
-        """Forget the salt (on seal)."""
+        """Forget the salt and key (on seal)."""
         self._salt = None
+        self._batch_key = None
 
     def hash_token(self, token: SecretBytes) -> str:
         """The salted hash under which ``token``'s entry is stored."""
@@ -80,49 +128,181 @@ class TokenStore:
             raise RuntimeError("token store is not set up")
         return hmac_sha256(self._salt.reveal(), token.reveal()).hex()
 
+    # -- creation ----------------------------------------------------------------------------
+
     async def create_root(self, token_id: str | None = None) -> tuple[SecretBytes, TokenEntry]:
         """Mint a root token (``token_id`` lets dev mode choose it); returns token and entry."""
-        token = SecretBytes(
-            (token_id or SERVICE_TOKEN_PREFIX + random_token_string(24)).encode("utf-8")
-        )
         entry = TokenEntry(
-            accessor=random_token_string(24),
+            accessor="",
             policies=["root"],
             path="auth/token/root",
             display_name="root",
+            orphan=True,
+            renewable=False,
         )
-        await self.store(token, entry)
-        return token, entry
+        return await self.create(entry, token_id), entry
 
-    async def store(self, token: SecretBytes, entry: TokenEntry) -> None:
-        """Persist ``entry`` for ``token`` and its accessor index atomically."""
+    async def create(self, entry: TokenEntry, token_id: str | None = None) -> SecretBytes:
+        """Persist a new token for ``entry`` (service) or seal it (batch); returns the token."""
+        if entry.type == "batch":
+            return self._seal_batch(entry)
+        token = SecretBytes(
+            (token_id or SERVICE_TOKEN_PREFIX + random_token_string(24)).encode("utf-8")
+        )
+        entry.accessor = entry.accessor or random_token_string(24)
         entry.token_hash = self.hash_token(token)
-        blob = orjson.dumps(asdict(entry))
-        await self._storage.transaction(
-            [
-                TxnOp("put", _ID_PREFIX + entry.token_hash, blob),
-                TxnOp("put", _ACCESSOR_PREFIX + entry.accessor, entry.token_hash.encode()),
-            ]
-        )
+        if await self._storage.get(_ID + entry.token_hash) is not None:
+            raise ValueError("token id already in use")
+        ops = [
+            TxnOp("put", _ID + entry.token_hash, entry.to_json()),
+            TxnOp("put", _ACCESSOR + entry.accessor, entry.token_hash.encode()),
+        ]
+        if entry.parent_hash:
+            ops.append(TxnOp("put", f"{_PARENT}{entry.parent_hash}/{entry.token_hash}", b""))
+        await self._storage.transaction(ops)
+        return token
 
-    async def lookup(self, token: SecretBytes, now: float | None = None) -> TokenEntry | None:
-        """The live entry for ``token``, or ``None`` if unknown or expired."""
-        token_hash = self.hash_token(token)
-        blob = await self._storage.get(_ID_PREFIX + token_hash)
+    def _seal_batch(self, entry: TokenEntry) -> SecretBytes:
+        if self._batch_key is None:
+            raise RuntimeError("token store is not set up")
+        entry.accessor = ""
+        entry.renewable = False
+        blob = aead_encrypt(self._batch_key.reveal(), entry.to_json(), _BATCH_AAD)
+        encoded = base64.urlsafe_b64encode(blob).decode().rstrip("=")
+        return SecretBytes((BATCH_TOKEN_PREFIX + encoded).encode())
+
+    def _open_batch(self, token: SecretBytes) -> TokenEntry | None:
+        if self._batch_key is None:
+            raise RuntimeError("token store is not set up")
+        text = token.reveal()[len(BATCH_TOKEN_PREFIX) :]
+        try:
+            blob = base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
+            return TokenEntry.from_json(aead_decrypt(self._batch_key.reveal(), blob, _BATCH_AAD))
+        except (DecryptionError, binascii.Error, ValueError, TypeError):
+            return None
+
+    # -- lookup ------------------------------------------------------------------------------
+
+    async def _load(self, token_hash: str) -> TokenEntry | None:
+        blob = await self._storage.get(_ID + token_hash)
         if blob is None:
             return None
-        entry = TokenEntry(**orjson.loads(blob))
-        if not constant_time_equal(entry.token_hash, token_hash):
+        entry = TokenEntry.from_json(blob)
+        return entry if constant_time_equal(entry.token_hash, token_hash) else None
+
+    async def lookup(self, token: SecretBytes, now: float | None = None) -> TokenEntry | None:
+        """The live entry for ``token``; ``None`` if unknown, expired (then revoked) or orphaned."""
+        now = time.time() if now is None else now
+        if token.reveal().startswith(BATCH_TOKEN_PREFIX.encode()):
+            entry = self._open_batch(token)
+            if entry is None or entry.expired(now):
+                return None
+            if entry.parent_hash and await self._live(entry.parent_hash, now) is None:
+                return None
+            return entry
+        return await self._live(self.hash_token(token), now)
+
+    async def _live(self, token_hash: str, now: float) -> TokenEntry | None:
+        entry = await self._load(token_hash)
+        if entry is None:
             return None
-        if entry.expired(time.time() if now is None else now):
+        if entry.expired(now):
+            await self.revoke_tree(entry)
             return None
         return entry
 
-    async def revoke(self, entry: TokenEntry) -> None:
-        """Delete a token and its accessor index."""
-        await self._storage.transaction(
-            [
-                TxnOp("delete", _ID_PREFIX + entry.token_hash),
-                TxnOp("delete", _ACCESSOR_PREFIX + entry.accessor),
-            ]
-        )
+    async def lookup_accessor(self, accessor: str) -> TokenEntry | None:
+        """The live entry an accessor names."""
+        if not accessor or "/" in accessor:
+            return None
+        token_hash = await self._storage.get(_ACCESSOR + accessor)
+        if token_hash is None:
+            return None
+        return await self._live(token_hash.decode(), time.time())
+
+    async def record_use(self, entry: TokenEntry) -> None:
+        """Count one use of a limited-use token; the last use revokes it (Vault's ``num_uses``)."""
+        if entry.num_uses <= 0 or entry.type == "batch":
+            return
+        if entry.num_uses == 1:
+            await self.revoke_tree(entry)
+            return
+        entry.num_uses -= 1
+        await self._storage.put(_ID + entry.token_hash, entry.to_json())
+
+    async def save(self, entry: TokenEntry) -> None:
+        """Persist changes to an existing service token (renewal)."""
+        await self._storage.put(_ID + entry.token_hash, entry.to_json())
+
+    # -- revocation --------------------------------------------------------------------------
+
+    async def _children(self, token_hash: str) -> list[str]:
+        return [c for c in await self._storage.list(f"{_PARENT}{token_hash}/") if "/" not in c]
+
+    async def revoke_tree(self, entry: TokenEntry) -> int:
+        """Revoke a token and every descendant; returns how many tokens were revoked."""
+        order: list[str] = []
+        pending = [entry.token_hash]
+        while pending:
+            current = pending.pop()
+            order.append(current)
+            pending.extend(await self._children(current))
+        ops: list[TxnOp] = []
+        for token_hash in order:
+            found = await self._load(token_hash)
+            ops += [TxnOp("delete", _ID + token_hash)]
+            if found is not None:
+                ops.append(TxnOp("delete", _ACCESSOR + found.accessor))
+                if found.parent_hash:
+                    ops.append(TxnOp("delete", f"{_PARENT}{found.parent_hash}/{token_hash}"))
+        await self._apply(ops)
+        return len(order)
+
+    async def revoke_orphan(self, entry: TokenEntry) -> None:
+        """Revoke one token and make its children orphans."""
+        ops: list[TxnOp] = []
+        for child_hash in await self._children(entry.token_hash):
+            child = await self._load(child_hash)
+            if child is not None:
+                child.parent_hash = ""
+                child.orphan = True
+                ops.append(TxnOp("put", _ID + child_hash, child.to_json()))
+            ops.append(TxnOp("delete", f"{_PARENT}{entry.token_hash}/{child_hash}"))
+        ops += [
+            TxnOp("delete", _ID + entry.token_hash),
+            TxnOp("delete", _ACCESSOR + entry.accessor),
+        ]
+        if entry.parent_hash:
+            ops.append(TxnOp("delete", f"{_PARENT}{entry.parent_hash}/{entry.token_hash}"))
+        await self._apply(ops)
+
+    async def _apply(self, ops: list[TxnOp]) -> None:
+        for start in range(0, len(ops), _TXN_BATCH):
+            await self._storage.transaction(ops[start : start + _TXN_BATCH])
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    async def accessors(self) -> list[str]:
+        """Every accessor (for ``auth/token/accessors``)."""
+        return [a for a in await self._storage.list(_ACCESSOR) if not a.endswith("/")]
+
+    async def tidy(self) -> dict[str, int]:
+        """Remove expired tokens, dangling accessors and dangling parent links."""
+        now = time.time()
+        counts = {"expired": 0, "dangling_accessors": 0, "dangling_children": 0}
+        for accessor in await self.accessors():
+            token_hash = await self._storage.get(_ACCESSOR + accessor)
+            entry = await self._load(token_hash.decode()) if token_hash else None
+            if entry is None:
+                await self._storage.delete(_ACCESSOR + accessor)
+                counts["dangling_accessors"] += 1
+            elif entry.expired(now):
+                counts["expired"] += await self.revoke_tree(entry)
+        for parent in await self._storage.list(_PARENT):
+            parent_hash = parent.rstrip("/")
+            parent_alive = await self._load(parent_hash) is not None
+            for child_hash in await self._children(parent_hash):
+                if not parent_alive or await self._load(child_hash) is None:
+                    await self._storage.delete(f"{_PARENT}{parent_hash}/{child_hash}")
+                    counts["dangling_children"] += 1
+        return counts

@@ -62,6 +62,7 @@ class Backend:
     type_name: ClassVar[str] = ""
     synopsis: ClassVar[str] = ""
     unauthenticated: ClassVar[tuple[str, ...]] = ()
+    sudo_paths: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: BackendContext) -> None:
         self.context = context
@@ -86,6 +87,10 @@ class Backend:
     def is_unauthenticated(self, mount_path: str) -> bool:
         """Whether ``mount_path`` may be called without a token (globs like ``login/*``)."""
         return any(fnmatch.fnmatchcase(mount_path, pattern) for pattern in self.unauthenticated)
+
+    def requires_sudo(self, mount_path: str) -> bool:
+        """Whether ``mount_path`` needs the ``sudo`` capability besides the operation's own."""
+        return any(fnmatch.fnmatchcase(mount_path, pattern) for pattern in self.sudo_paths)
 
     def route(self, mount_path: str) -> PathMatch | None:
         """The first declared path matching ``mount_path``."""

@@ -35,6 +35,7 @@ class ListenOptions:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
+    unauthenticated_metrics_access: bool = False
 
     @property
     def url(self) -> str:
@@ -114,6 +115,7 @@ def _banner(listen: ListenOptions, core: Core, dev: tuple[str, str] | None) -> s
 
 
 async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> None:
+    core.unauthenticated_metrics = listen.unauthenticated_metrics_access
     await core.open()
     try:
         dev_info = await _dev_setup(core, dev) if dev is not None else None
@@ -138,11 +140,17 @@ async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> N
         await core.close()
 
 
-def serve(core: Core, listen: ListenOptions, dev: DevOptions | None = None) -> None:
+def serve(
+    core: Core, listen: ListenOptions, dev: DevOptions | None = None, log_level: str = "info"
+) -> None:
     """Run the node until SIGINT/SIGTERM."""
+    from hush.core.system.observability import LOG_LEVELS
+
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
     )
+    core.log_level = LOG_LEVELS.get(log_level, logging.INFO)
+    logging.getLogger("hush").setLevel(core.log_level)
     asyncio.run(_serve(core, listen, dev))

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from hush.barrier.view import StorageView
+from hush.core.system.capabilities import capability_paths
 from hush.core.system.keys import KeyOperations
 from hush.core.system.mounts import mount_paths
+from hush.core.system.observability import observability_paths
+from hush.core.system.policies import policy_paths
 from hush.core.system.seal import seal_paths
 from hush.framework.backend import Backend, BackendContext
 from hush.framework.path import Path
@@ -31,6 +34,25 @@ class SystemBackend(Backend):
         "leader",
         "rekey/*",
         "generate-root/*",
+        "internal/ui/mounts",
+        "internal/ui/mounts/*",
+    )
+    # Vault's root-protected system paths: they need sudo on top of the operation's capability.
+    sudo_paths: ClassVar[tuple[str, ...]] = (
+        "seal",
+        "rotate",
+        "rotate/*",
+        "remount",
+        "audit",
+        "audit/*",
+        "raw",
+        "raw/*",
+        "auth/*",
+        "config/*",
+        "leases/revoke-prefix/*",
+        "leases/revoke-force/*",
+        "leases/lookup/*",
+        "storage/*",
     )
 
     def __init__(self, core: Core) -> None:
@@ -44,4 +66,17 @@ class SystemBackend(Backend):
 
     def paths(self) -> Sequence[Path]:
         """Every ``sys/`` endpoint, in routing order."""
-        return [*seal_paths(self._core), *self.keys.paths(), *mount_paths(self._core)]
+        return [
+            *seal_paths(self._core),
+            *self.keys.paths(),
+            *mount_paths(self._core),
+            *capability_paths(self._core),
+            *policy_paths(lambda: self._core.policies),
+            *observability_paths(self._core),
+        ]
+
+    def is_unauthenticated(self, mount_path: str) -> bool:
+        """As declared, plus ``metrics`` when the listener allows unauthenticated scraping."""
+        if mount_path == "metrics" and self._core.unauthenticated_metrics:
+            return True
+        return super().is_unauthenticated(mount_path)

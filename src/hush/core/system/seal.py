@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["seal_paths", "seal_status"]
 
+_MIN_STATUS, _MAX_STATUS = 200, 599
 _HEALTH_CODES = {
     "activecode": 200,
     "standbycode": 429,
@@ -97,6 +98,14 @@ def seal_paths(core: Core) -> list[Path]:
     async def read_health(request: Request, fields: FieldData) -> Response:
         """Health for load balancers; the status code encodes the state."""
         codes = {name: fields.integer(name) for name in _HEALTH_CODES}
+        for name, code in codes.items():
+            # Vault refuses codes below 1; past 599 (or below 200) the HTTP layer cannot send the
+            # status at all and would drop the connection, so refuse those plainly too.
+            if not _MIN_STATUS <= code <= _MAX_STATUS:
+                raise InvalidRequest(
+                    f'invalid value for "{name}": a status code must be between '
+                    f"{_MIN_STATUS} and {_MAX_STATUS}"
+                )
         body: dict[str, Any] = {
             "initialized": core.initialized,
             "sealed": core.sealed,
