@@ -41,8 +41,9 @@ def test_init_unseal_seal_restart_keeps_data(sealed_server: ServerFactory) -> No
 
     client.token = result["root_token"]
     client.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
-    client.secrets.kv.v1.create_or_update_secret("app/db", {"password": "hunter2"},
-                                                 mount_point="kv")
+    client.secrets.kv.v1.create_or_update_secret(
+        "app/db", {"password": "hunter2"}, mount_point="kv"
+    )
 
     # Restart: sealed again; the same shares restore everything.
     server.restart()
@@ -130,8 +131,7 @@ def test_rekey_with_verification_installs_only_after_verify(
     client = server.client(str(result["root_token"]))
     old_key = result["keys"][0]  # type: ignore[index]
     client.sys.submit_unseal_key(old_key)
-    started = client.sys.start_rekey(secret_shares=3, secret_threshold=2,
-                                     require_verification=True)
+    started = client.sys.start_rekey(secret_shares=3, secret_threshold=2, require_verification=True)
     done = client.sys.rekey(old_key, nonce=started["nonce"])
     assert done["complete"] is True and done["verification_required"] is True
     # Not installed yet: the seal config still says one share.

@@ -57,7 +57,7 @@ def test_read_only_policy_reads_inside_and_is_denied_elsewhere(
             "app/db", {"pw": "x"}, mount_point="kv1"
         ),
         lambda: client.secrets.kv.v1.delete_secret("app/db", mount_point="kv1"),
-        lambda: client.sys.list_mounted_secrets_engines(),
+        client.sys.list_mounted_secrets_engines,
         lambda: client.sys.create_or_update_policy("x", READ_APP),
     ):
         with pytest.raises(hvac.exceptions.Forbidden) as info:

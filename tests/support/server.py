@@ -127,9 +127,21 @@ def write_config(workdir: Path, port: int, storage: str, **options: str | int | 
     return path
 
 
-def start_hush(workdir: Path, args: list[str], *, port: int | None = None,
-               scheme: str = "http", verify: str | bool = True,
-               root_token: str | None = None) -> HushProcess:
+def start_hush(
+    workdir: Path,
+    args: list[str],
+    *,
+    port: int | None = None,
+    scheme: str = "http",
+    verify: str | bool = True,
+    root_token: str | None = None,
+) -> HushProcess:
     """Start a server with ``args`` (after ``hush server``) and wait for it."""
-    return HushProcess(args=args, port=port or free_port(), workdir=workdir, scheme=scheme,
-                       verify=verify, root_token=root_token).start()
+    return HushProcess(
+        args=args,
+        port=port or free_port(),
+        workdir=workdir,
+        scheme=scheme,
+        verify=verify,
+        root_token=root_token,
+    ).start()

@@ -30,7 +30,7 @@ class LogicalStorage(Protocol):
 
 
 class StorageView:
-    """A :class:`LogicalStorage` whose keys are all prefixed; callers cannot name keys outside it."""
+    """A :class:`LogicalStorage` whose keys are all prefixed; no caller can name keys outside."""
 
     def __init__(self, parent: LogicalStorage, prefix: str) -> None:
         if not prefix.endswith("/"):

@@ -94,11 +94,15 @@ def server_command(
         sys.exit(1)
     listener = config.listeners[0]
     if not listener.tls_disable:
-        for name, file in (("tls_cert_file", listener.tls_cert_file),
-                           ("tls_key_file", listener.tls_key_file)):
+        for name, file in (
+            ("tls_cert_file", listener.tls_cert_file),
+            ("tls_key_file", listener.tls_key_file),
+        ):
             if file is None or not os.path.isfile(file):
-                click.echo(f'Error loading configuration: {name} "{file}" does not exist or is '
-                           "not a file", err=True)
+                click.echo(
+                    f'Error loading configuration: {name} "{file}" does not exist or is not a file',
+                    err=True,
+                )
                 sys.exit(1)
     host, port = _split_address(listener.address)
     core = build_core(config.storage.kind, dict(config.storage.options))

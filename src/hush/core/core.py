@@ -17,6 +17,7 @@ import orjson
 
 from hush.barrier.barrier import SEAL_CONFIG_PATH, Barrier
 from hush.barrier.view import StorageView
+from hush.core.acl import ACL
 from hush.core.errors import (
     AlreadyInitialized,
     InvalidRequest,
@@ -25,7 +26,6 @@ from hush.core.errors import (
     RouteNotFound,
     Sealed,
 )
-from hush.core.acl import ACL
 from hush.core.metrics import Metrics
 from hush.core.mounts import MountEntry, MountTable
 from hush.core.request import Auth, Request, Response

@@ -70,10 +70,10 @@ class Request:
 class Response:
     """What a backend returns; the front end renders it in its protocol's envelope.
 
-    ``flatten`` also copies ``data``'s keys to the top level of the envelope (Vault's older ``sys/``
-    endpoints answer both ways, and clients read either). ``raw_body`` replaces the whole envelope
-    (Vault's ``sys/health``, ``sys/init`` and friends answer with bare JSON); ``status`` overrides the HTTP status; ``content_type``/``body_bytes`` carry a
-    non-JSON answer (metrics text).
+    ``flatten`` also copies ``data``'s keys to the top level of the envelope (Vault's older
+    ``sys/`` endpoints answer both ways, and clients read either). ``raw_body`` replaces the whole
+    envelope (``sys/health``, ``sys/init`` and friends answer with bare JSON); ``status`` overrides
+    the HTTP status; ``content_type``/``body_bytes`` carry a non-JSON answer (metrics text).
     """
 
     data: dict[str, Any] | None = None

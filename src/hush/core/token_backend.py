@@ -7,11 +7,11 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from hush.core.token_roles import MAX_TOKEN_TTL, CreateRequest, TokenRole, plan_token
 from hush.barrier.view import StorageView
 from hush.core.errors import InvalidRequest, PermissionDenied
 from hush.core.request import Request, Response
 from hush.core.system.common import ops
+from hush.core.token_roles import MAX_TOKEN_TTL, CreateRequest, TokenRole, plan_token
 from hush.core.tokens import TokenEntry, TokenStore
 from hush.crypto import SecretBytes
 from hush.framework.backend import Backend, BackendContext

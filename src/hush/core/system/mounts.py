@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import uuid
+from typing import TYPE_CHECKING, Any
 
 from hush.core.errors import InvalidRequest, PermissionDenied
 from hush.core.mounts import MountEntry, normalise_mount_path
