@@ -41,7 +41,7 @@ __all__ = [
 T = TypeVar("T")
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8200"
-TOKEN_HELPER_FILE = ".hush-token"  # noqa: S105 - a file name, not a secret
+TOKEN_HELPER_FILE = ".hush-token"  # a file name, not a secret
 _TIMEOUT_SECONDS = 60.0  # Vault's CLI default (VAULT_CLIENT_TIMEOUT)
 
 

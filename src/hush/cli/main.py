@@ -7,6 +7,7 @@ import sys
 import click
 
 from hush import __version__
+from hush.cli.audit import audit_group
 from hush.cli.generic import (
     delete_command,
     kv_group,
@@ -40,6 +41,7 @@ for _command in (
     kv_group,
 ):
     cli.add_command(_command)
+cli.add_command(audit_group)
 
 
 def main() -> None:

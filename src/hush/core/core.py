@@ -20,6 +20,7 @@ from hush.barrier.view import StorageView
 from hush.core.acl import ACL
 from hush.core.errors import (
     AlreadyInitialized,
+    HushError,
     InvalidRequest,
     NotInitialized,
     PermissionDenied,
@@ -32,7 +33,7 @@ from hush.core.request import Auth, Request, Response
 from hush.core.shares import SealConfig, ShareCollector, encode_shares, validate_split
 from hush.core.tokens import TokenEntry, TokenStore
 from hush.crypto import KEY_SIZE, DecryptionError, SecretBytes, random_bytes
-from hush.framework.backend import Backend
+from hush.framework.backend import Backend, PreparedCall
 from hush.framework.registry import Registry
 from hush.storage.base import Storage, TxnOp
 
@@ -52,6 +53,15 @@ class InitResult:
 
 
 @dataclass(frozen=True, slots=True)
+class _AuditContext:
+    """What the audit entries of one request need to know about its mount."""
+
+    mount_type: str
+    request_keys: frozenset[str]
+    response_keys: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterInfo:
     """Cluster name and id, chosen at init."""
 
@@ -63,6 +73,7 @@ class Core:
     """One node's state: storage, barrier, seal progress, tokens, mounts and the system backend."""
 
     def __init__(self, storage: Storage, *, storage_type: str, engines: Registry) -> None:
+        from hush.core.audit import AuditBroker
         from hush.core.policies import PolicyStore
         from hush.core.system.backend import SystemBackend
         from hush.core.token_backend import TokenBackend
@@ -73,6 +84,7 @@ class Core:
         self.tokens = TokenStore(StorageView(self.barrier, "sys/token/"))
         self.mounts = MountTable(self.barrier, engines)
         self.policies = PolicyStore(StorageView(self.barrier, "sys/policy/"))
+        self.audit = AuditBroker(StorageView(self.barrier, "sys/audit/"))
         self.seal_config: SealConfig | None = None
         self.cluster: ClusterInfo | None = None
         self.unseal_progress: ShareCollector | None = None
@@ -149,6 +161,7 @@ class Core:
     async def _post_unseal(self) -> None:
         await self.tokens.setup()
         await self.policies.setup()
+        await self.audit.setup()
         blob = await self.barrier.get(CLUSTER_INFO_PATH)
         if blob is not None:
             raw = orjson.loads(blob)
@@ -185,9 +198,11 @@ class Core:
         self.unseal_progress = None
 
     async def seal(self) -> None:
-        """Drop every key and stop all backends."""
+        """Drop every key and stop all backends (audit devices checkpoint first)."""
         async with self._lock:
             await self.mounts.unload()
+            if not self.barrier.sealed:
+                await self.audit.teardown()
             self.tokens.teardown()
             self.barrier.seal()
             self.unseal_progress = None
@@ -242,6 +257,55 @@ class Core:
             backend, mount_point, rest = routed
             request.with_route(mount_point, rest)
             return await (await backend.prepare(request)).run()
+        audit = _AuditContext(
+            routed[0].type_name if routed is not None else "", *self._non_hmac_keys(routed)
+        )
+        try:
+            call = await self._authorise(request, routed)
+        except HushError as exc:
+            await self._audit_outcome(request, audit, None, exc.message)
+            raise
+        # Fail-closed: if no enabled device records the request, the handler never runs.
+        await self.audit.log_request(
+            request, mount_type=audit.mount_type, non_hmac_request_keys=audit.request_keys
+        )
+        assert request.token_entry is not None
+        await self.tokens.record_use(request.token_entry)
+        try:
+            response = await call.run()
+        except HushError as exc:
+            await self._audit_outcome(request, audit, None, exc.message)
+            raise
+        await self._audit_outcome(request, audit, response, None)
+        return response
+
+    async def _audit_outcome(
+        self, request: Request, audit: _AuditContext, response: Response | None, error: str | None
+    ) -> None:
+        await self.audit.log_response(
+            request,
+            response,
+            error,
+            mount_type=audit.mount_type,
+            non_hmac_request_keys=audit.request_keys,
+            non_hmac_response_keys=audit.response_keys,
+        )
+
+    def _non_hmac_keys(
+        self, routed: tuple[Backend, str, str] | None
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        if routed is None or routed[1] not in self.mounts.entries:
+            return frozenset(), frozenset()
+        config = self.mounts.entries[routed[1]].config
+        return (
+            frozenset(config.get("audit_non_hmac_request_keys") or ()),
+            frozenset(config.get("audit_non_hmac_response_keys") or ()),
+        )
+
+    async def _authorise(
+        self, request: Request, routed: tuple[Backend, str, str] | None
+    ) -> PreparedCall:
+        """Token check, routing, validation and ACL; no side effects, so it can be refused."""
         entry = await self.authenticate(request)
         request.token_entry = entry
         request.auth = Auth(
@@ -254,20 +318,19 @@ class Core:
         acl = await self.acl_for(entry)
         if routed is None:
             # Vault answers 403 rather than 404 when the caller could not reach the path anyway.
-            if not acl.check(path, request.operation, request.data).allowed:
+            if not acl.check(request.path, request.operation, request.data).allowed:
                 raise PermissionDenied
-            raise RouteNotFound(path)
+            raise RouteNotFound(request.path)
         backend, mount_point, rest = routed
         request.with_route(mount_point, rest)
         call = await backend.prepare(request)
-        decision = acl.check(path, call.operation, request.data)
+        decision = acl.check(request.path, call.operation, request.data)
         if not decision.allowed:
             raise PermissionDenied
         if backend.requires_sudo(rest) and not (decision.root or decision.sudo):
             raise PermissionDenied
         request.auth.sudo = decision.sudo or decision.root
-        await self.tokens.record_use(entry)
-        return await call.run()
+        return call
 
     async def mount(self, entry: MountEntry) -> None:
         """Enable a secrets engine."""

@@ -3,7 +3,7 @@
 Storage layout inside the token view (``sys/token/``):
 
 * ``salt`` — random salt for token hashes; ``batch-key`` — AES-256-GCM key for batch tokens.
-* ``id/<hash>`` — a service token's entry, under HMAC-SHA256(salt, token); the token is never stored.
+* ``id/<hash>`` — a service token's entry under HMAC-SHA256(salt, token); the token is never stored.
 * ``accessor/<accessor>`` — the hash of the token an accessor names.
 * ``parent/<parent hash>/<child hash>`` — the hierarchy, so revoking a parent finds its children.
 
@@ -37,8 +37,8 @@ from hush.storage.base import TxnOp
 
 __all__ = ["BATCH_TOKEN_PREFIX", "SERVICE_TOKEN_PREFIX", "TokenEntry", "TokenStore"]
 
-SERVICE_TOKEN_PREFIX = "hss."  # noqa: S105 - a prefix, not a secret
-BATCH_TOKEN_PREFIX = "hsb."  # noqa: S105 - a prefix, not a secret
+SERVICE_TOKEN_PREFIX = "hss."
+BATCH_TOKEN_PREFIX = "hsb."
 _SALT_PATH = "salt"
 _BATCH_KEY_PATH = "batch-key"
 _ID = "id/"

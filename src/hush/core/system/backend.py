@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from hush.barrier.view import StorageView
+from hush.core.system.audit import audit_paths
 from hush.core.system.capabilities import capability_paths
 from hush.core.system.keys import KeyOperations
 from hush.core.system.mounts import mount_paths
@@ -72,6 +73,7 @@ class SystemBackend(Backend):
             *mount_paths(self._core),
             *capability_paths(self._core),
             *policy_paths(lambda: self._core.policies),
+            *audit_paths(lambda: self._core.audit),
             *observability_paths(self._core),
         ]
 

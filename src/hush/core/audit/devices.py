@@ -1,0 +1,350 @@
+"""Audit devices: the :class:`AuditDevice` base and the hash-chained :class:`FileDevice`.
+
+Options follow Vault's (all strings): every device takes ``format`` (``json``/``jsonx``),
+``prefix``, ``log_raw``, ``hmac_accessor``, ``elide_list_responses`` and ``skip_test``; the
+file device adds ``file_path`` and ``mode``. Unknown or invalid options are refused with an
+:class:`AuditDeviceError` whose message is shown to the caller. The socket and syslog devices
+live in :mod:`hush.core.audit.remote`.
+
+A device that fails to write closes its handle and raises; its next entry opens it again, so a
+device that comes back (disk freed, collector restarted) needs no re-enabling.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from hush.core.audit.chain import (
+    CHECKPOINT,
+    CHECKPOINT_EVERY,
+    DEVICE_START,
+    ChainState,
+    chain_record,
+    line_hash,
+)
+from hush.core.audit.entry import format_time, to_json_bytes, to_jsonx
+from hush.core.audit.hashing import Hasher, shape_entry
+from hush.crypto import SecretBytes
+
+__all__ = [
+    "AuditDevice",
+    "AuditDeviceError",
+    "FileDevice",
+    "has_control_chars",
+    "parse_bool",
+]
+
+_COMMON_OPTIONS = frozenset(
+    {"format", "prefix", "log_raw", "hmac_accessor", "elide_list_responses", "skip_test"}
+)
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+class AuditDeviceError(Exception):
+    """A device cannot be configured or opened; the message is safe to show to the caller."""
+
+
+def has_control_chars(text: str) -> bool:
+    """Whether ``text`` holds a C0 control character or DEL."""
+    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+
+
+def parse_bool(options: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean option as Go's ``strconv.ParseBool`` reads it (Vault parses options that way)."""
+    raw = options.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise AuditDeviceError(f'option "{name}" must be true or false, not "{raw}"')
+
+
+class AuditDevice(abc.ABC):
+    """One enabled audit device: shapes entries with its own salt and writes one line per entry."""
+
+    type_name: ClassVar[str] = ""
+    own_options: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, path: str, options: Mapping[str, str], salt: SecretBytes) -> None:
+        unknown = sorted(set(options) - _COMMON_OPTIONS - self.own_options)
+        if unknown:
+            raise AuditDeviceError(
+                f'unknown option "{unknown[0]}" for a {self.type_name} audit device'
+            )
+        self.path = path
+        self.options = dict(options)
+        self.hasher = Hasher(salt)
+        self.format = options.get("format") or "json"
+        if self.format not in ("json", "jsonx"):
+            raise AuditDeviceError('option "format" must be "json" or "jsonx"')
+        self.prefix = options.get("prefix", "")
+        if has_control_chars(self.prefix):
+            raise AuditDeviceError('option "prefix" must not contain control characters')
+        self.log_raw = parse_bool(options, "log_raw", False)
+        self.hmac_accessor = parse_bool(options, "hmac_accessor", True)
+        self.elide_list_responses = parse_bool(options, "elide_list_responses", False)
+        self.skip_test = parse_bool(options, "skip_test", False)
+        self.closed = False  # set by close(): a disabled or sealed device never writes again
+
+    def check_open(self) -> None:
+        """Raise if :meth:`close` was called (a late entry must not reopen a disabled device)."""
+        if self.closed:
+            raise AuditDeviceError(f"audit device {self.path} is closed")
+
+    @property
+    def chain(self) -> ChainState | None:
+        """The device's hash chain, if it keeps one (file devices do)."""
+        return None
+
+    def shape(
+        self,
+        entry: Mapping[str, Any],
+        *,
+        is_list: bool = False,
+        non_hmac_request_keys: frozenset[str] = frozenset(),
+        non_hmac_response_keys: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
+        """This device's copy of ``entry``: hashed (unless ``log_raw``) and elided as configured."""
+        return shape_entry(
+            entry,
+            None if self.log_raw else self.hasher,
+            hmac_accessor=self.hmac_accessor,
+            elide_list_responses=self.elide_list_responses,
+            is_list=is_list,
+            non_hmac_request_keys=non_hmac_request_keys,
+            non_hmac_response_keys=non_hmac_response_keys,
+        )
+
+    def render(self, record: Mapping[str, Any]) -> bytes:
+        """One record as the exact line written: prefix, JSON or JSONx, newline."""
+        body = to_jsonx(record) if self.format == "jsonx" else to_json_bytes(record)
+        return self.prefix.encode() + body + b"\n"
+
+    async def log(self, entry: Mapping[str, Any]) -> None:
+        """Write one already-shaped entry; raises ``OSError``/``AuditDeviceError`` on failure."""
+        await self.write(self.render(entry))
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Open the destination; raises if it cannot be reached."""
+
+    @abc.abstractmethod
+    async def write(self, line: bytes) -> None:
+        """Deliver one line, reopening first if the last attempt failed."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release the destination (idempotent)."""
+
+    async def reopen(self) -> None:
+        """Close and open again (SIGHUP, for log rotation)."""
+        await self.close()
+        await self.open()
+
+    def checkpoint(self) -> bool:
+        """Write a signed checkpoint if the device keeps a chain; whether one was written."""
+        return False
+
+
+_READ_CHUNK = 65536
+_MAX_TAIL = 64 * 1024 * 1024  # a last line longer than this is not read back: new segment
+
+
+def _parse_mode(raw: str) -> int:
+    if not raw or len(raw) > 4 or any(ch not in "01234567" for ch in raw):
+        raise AuditDeviceError('option "mode" must be an octal file mode such as "0600"')
+    mode = int(raw, 8)
+    if mode & 0o7000:
+        raise AuditDeviceError('option "mode" must not set the setuid, setgid or sticky bit')
+    if mode & 0o111:
+        raise AuditDeviceError('option "mode" must not grant execute permission')
+    if mode & 0o002:
+        raise AuditDeviceError('option "mode" must not let every user write the file')
+    return mode
+
+
+def _last_line(path: str, opened: os.stat_result) -> bytes | None:
+    """The last line of the file just opened (newline included if present); None if none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != (opened.st_dev, opened.st_ino) or not info.st_size:
+            return None
+        size = pos = info.st_size
+        parts: list[bytes] = []
+        while pos > 0:
+            step = min(_READ_CHUNK, pos)
+            pos -= step
+            chunk = os.pread(fd, step, pos)
+            # The file's final newline ends the last line; the one before it starts it.
+            cut = chunk.rfind(b"\n", 0, len(chunk) - 1 if pos + step == size else len(chunk))
+            if cut >= 0:
+                parts.append(chunk[cut + 1 :])
+                break
+            parts.append(chunk)
+            if size - pos > _MAX_TAIL:
+                return None
+        return b"".join(reversed(parts))
+    finally:
+        os.close(fd)
+
+
+class FileDevice(AuditDevice):
+    """Appends one hash-chained line per entry to a file (or ``stdout``; ``discard`` drops them).
+
+    The file is opened ``O_APPEND|O_CREAT`` with ``mode`` and each line is a single
+    ``os.write``. When the file's last line is where the chain left off, the chain continues;
+    otherwise (new or rotated file, crash) a signed ``device_start`` record opens a new segment
+    that links to the chain's last known line. ``anchor`` is the chain state at the last signed
+    record (segment start or checkpoint), the state worth persisting; ``needs_persist`` says it
+    moved since the broker last stored it.
+    """
+
+    type_name = "file"
+    own_options = frozenset({"file_path", "path", "mode"})
+
+    def __init__(
+        self, path: str, options: Mapping[str, str], salt: SecretBytes, chain: ChainState
+    ) -> None:
+        super().__init__(path, options, salt)
+        target = options.get("file_path") or options.get("path") or ""
+        if not target:
+            raise AuditDeviceError('option "file_path" is required for a file audit device')
+        if target not in ("stdout", "discard"):
+            if has_control_chars(target):
+                raise AuditDeviceError('option "file_path" must not contain control characters')
+            if not os.path.isabs(target):
+                raise AuditDeviceError(
+                    'option "file_path" must be an absolute path, "stdout" or "discard"'
+                )
+        self.file_path = target
+        self.mode = _parse_mode(options.get("mode") or "0600")
+        self._chain = chain
+        self._fd: int | None = None
+        self._checkpoint_seq = -2  # unknown at start: the first checkpoint() always writes
+        self._since_checkpoint = 0
+        self.anchor = chain.copy()
+        self.needs_persist = False
+
+    @property
+    def chain(self) -> ChainState | None:
+        """The device's chain (``None`` for ``discard``, which writes nothing)."""
+        return None if self.file_path == "discard" else self._chain
+
+    @property
+    def checkpoint_due(self) -> bool:
+        """Whether :data:`CHECKPOINT_EVERY` entries were written since the last checkpoint."""
+        return self._since_checkpoint >= CHECKPOINT_EVERY
+
+    async def open(self) -> None:
+        """Open the file, continuing the chain or starting a new segment."""
+        self.closed = False
+        self._open()
+
+    def _open(self) -> None:
+        self._drop()
+        if self.file_path == "discard":
+            return
+        if self.file_path == "stdout":
+            self._fd = 1
+            self._write_signed(DEVICE_START)
+            return
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        fd = os.open(self.file_path, flags, self.mode or 0o600)
+        self._fd = fd
+        try:
+            info = os.fstat(fd)
+            if self.mode and stat.S_IMODE(info.st_mode) != self.mode:
+                os.fchmod(fd, self.mode)
+            tail = _last_line(self.file_path, info) if stat.S_ISREG(info.st_mode) else None
+            intact = tail is not None and tail.endswith(b"\n") and self._chain.seq >= 0
+            if intact and tail is not None and line_hash(tail) == self._chain.last_hash:
+                return  # the file ends where the chain left off: continue it
+            if tail and not tail.endswith(b"\n"):
+                self._write(b"\n")  # end a torn line so the next record starts on its own
+            self._write_signed(DEVICE_START)
+        except OSError:
+            self._drop()
+            raise
+
+    def _drop(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None and fd > 2:
+            os.close(fd)
+
+    def _write(self, line: bytes) -> None:
+        assert self._fd is not None
+        written = os.write(self._fd, line)
+        if written != len(line):
+            # A short write (disk full): take the torn piece back off if we can.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
+            raise OSError(errno.ENOSPC, "short write to the audit file")
+
+    def _write_signed(self, kind: str) -> None:
+        line = self.render(chain_record(kind, format_time(), self._chain))
+        self._write(line)
+        self._chain.advance(line)
+        self.anchor = self._chain.copy()
+        self.needs_persist = True
+        if kind == CHECKPOINT:
+            self._checkpoint_seq = self._chain.seq
+            self._since_checkpoint = 0
+
+    async def write(self, line: bytes) -> None:
+        """Append exact bytes, outside the chain (use :meth:`log` for entries)."""
+        self.check_open()
+        if self._fd is None:
+            self._open()
+        self._write(line)
+
+    async def log(self, entry: Mapping[str, Any]) -> None:
+        """Append one entry as the next link of the chain; reopens first after a failure."""
+        self.check_open()
+        if self.file_path == "discard":
+            return
+        try:
+            if self._fd is None:
+                self._open()
+            line = self.render({**entry, "hush_chain": self._chain.next_link()})
+            self._write(line)
+        except OSError:
+            self._drop()
+            raise
+        self._chain.advance(line)
+        self._since_checkpoint += 1
+
+    def checkpoint(self) -> bool:
+        """Write a signed checkpoint if anything was written since the last one."""
+        if self._fd is None or self._chain.seq == self._checkpoint_seq:
+            return False
+        try:
+            self._write_signed(CHECKPOINT)
+        except OSError:
+            self._drop()
+            raise
+        return True
+
+    async def reopen(self) -> None:
+        """Checkpoint the current file, close it and open the path again (after rotation)."""
+        with contextlib.suppress(OSError):
+            self.checkpoint()
+        self.closed = False
+        self._open()
+
+    async def close(self) -> None:
+        """Close the file for good (the broker writes the final checkpoint first)."""
+        self.closed = True
+        self._drop()
