@@ -48,7 +48,12 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HushProcess
     port = free_port()
     server = start_hush(
         workdir,
-        ["-dev", f"-dev-root-token-id={DEV_ROOT_TOKEN}", f"-dev-listen-address=127.0.0.1:{port}"],
+        [
+            "-dev",
+            "-dev-kv-v1",
+            f"-dev-root-token-id={DEV_ROOT_TOKEN}",
+            f"-dev-listen-address=127.0.0.1:{port}",
+        ],
         port=port,
         root_token=DEV_ROOT_TOKEN,
     )

@@ -51,6 +51,13 @@ def _split_address(address: str) -> tuple[str, int]:
     help="SQLite file for -dev-storage=sqlite (recreated at every start).",
 )
 @click.option(
+    "-dev-kv-v1",
+    "--dev-kv-v1",
+    "dev_kv_v1",
+    is_flag=True,
+    help="Mount KV version 1 at secret/ in dev mode (default: version 2, as Vault).",
+)
+@click.option(
     "-config",
     "--config",
     "config_path",
@@ -64,6 +71,7 @@ def server_command(
     dev_listen_address: str,
     dev_storage: str,
     dev_storage_path: str | None,
+    dev_kv_v1: bool,
     config_path: str | None,
 ) -> None:
     """Start a Hush server."""
@@ -80,7 +88,9 @@ def server_command(
         host, port = _split_address(dev_listen_address)
         core = build_core(dev_storage, options)
         serve(
-            core, ListenOptions(host=host, port=port), DevOptions(root_token_id=dev_root_token_id)
+            core,
+            ListenOptions(host=host, port=port),
+            DevOptions(root_token_id=dev_root_token_id, kv_version="1" if dev_kv_v1 else "2"),
         )
         return
     if config_path is None:

@@ -22,6 +22,7 @@ from hush.core.errors import (
     AlreadyInitialized,
     HushError,
     InvalidRequest,
+    MountUnavailable,
     NotInitialized,
     PermissionDenied,
     RouteNotFound,
@@ -322,6 +323,11 @@ class Core:
                 raise PermissionDenied
             raise RouteNotFound(request.path)
         backend, mount_point, rest = routed
+        if mount_point in self.mounts.upgrading:
+            raise MountUnavailable(
+                "Upgrading from non-versioned to versioned data. This mount will be unavailable "
+                "for a brief period and will resume service shortly."
+            )
         request.with_route(mount_point, rest)
         call = await backend.prepare(request)
         decision = acl.check(request.path, call.operation, request.data)

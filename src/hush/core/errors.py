@@ -13,6 +13,7 @@ __all__ = [
     "HushError",
     "InvalidRequest",
     "MethodNotAllowed",
+    "MountUnavailable",
     "NotFound",
     "NotInitialized",
     "PayloadTooLarge",
@@ -111,6 +112,12 @@ class NotInitialized(HushError):
 
     def __init__(self) -> None:
         super().__init__("Vault is not initialized")
+
+
+class MountUnavailable(HushError):
+    """The mount is being upgraded or restarted (503; clients retry)."""
+
+    status = 503
 
 
 class StorageUnavailable(HushError):

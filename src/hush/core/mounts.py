@@ -94,6 +94,7 @@ class MountTable:
         self._registry = registry
         self.entries: dict[str, MountEntry] = {}
         self.backends: dict[str, Backend] = {}
+        self.upgrading: set[str] = set()
 
     async def load(self) -> None:
         """Read the table and start every backend (on unseal)."""
@@ -179,7 +180,11 @@ class MountTable:
         options: dict[str, str] | None,
         description: str | None,
     ) -> None:
-        """Change a mount's settings; an options change restarts its backend (kv upgrade)."""
+        """Change a mount's settings; an options change restarts its backend (kv upgrade).
+
+        The new entry is saved *before* the new backend starts, so a crash during a kv v1 → v2
+        upgrade restarts as v2 and the upgrade resumes; the mount answers 503 until it is done.
+        """
         entry = self.entries[path]
         new_options = {**entry.options, **options} if options is not None else entry.options
         updated = MountEntry(
@@ -190,17 +195,21 @@ class MountTable:
                 "description": entry.description if description is None else description,
             }
         )
-        backend = self.backends[path]
-        if new_options != entry.options:
-            backend = await self._start(updated)
-            await self.backends[path].cleanup()
         self.entries[path] = updated
         try:
             await self._save()
         except Exception:
             self.entries[path] = entry
             raise
-        self.backends[path] = backend
+        if new_options == entry.options:
+            return
+        old_backend = self.backends[path]
+        self.upgrading.add(path)
+        try:
+            await old_backend.cleanup()
+            self.backends[path] = await self._start(updated)
+        finally:
+            self.upgrading.discard(path)
 
     async def remount(self, source: str, target: str) -> None:
         """Move a mount to a new path; its data stays where it is (keyed by UUID)."""

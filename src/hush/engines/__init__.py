@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hush.engines.kv.v1 import KVv1Backend
+from hush.engines.kv import KVv2Backend, kv_backend
+from hush.engines.transit import TransitBackend
 from hush.framework.registry import Registry
 
 __all__ = ["register_builtin_engines"]
@@ -10,4 +11,8 @@ __all__ = ["register_builtin_engines"]
 
 def register_builtin_engines(registry: Registry) -> None:
     """Register every engine shipped with Hush."""
-    registry.register("kv", KVv1Backend)
+    registry.register("kv", kv_backend)
+    # Vault's shorthand type; sys/mounts normalises it to kv with version 2, so this only serves
+    # callers that bypass that normalisation.
+    registry.register("kv-v2", KVv2Backend)
+    registry.register("transit", TransitBackend)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from dataclasses import dataclass, field
 
@@ -50,6 +51,7 @@ class DevOptions:
 
     root_token_id: str | None = None
     kv_path: str = "secret/"
+    kv_version: str = "2"
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -73,7 +75,7 @@ async def _dev_setup(core: Core, dev: DevOptions) -> tuple[str, str]:
         MountEntry(
             path=dev.kv_path,
             type="kv",
-            options={"version": "1"},
+            options={"version": dev.kv_version},
             description="key/value secret storage",
         )
     )
@@ -114,6 +116,20 @@ def _banner(listen: ListenOptions, core: Core, dev: tuple[str, str] | None) -> s
     return "\n".join(lines)
 
 
+def _reopen_audit_on_sighup(core: Core) -> None:
+    """SIGHUP reopens audit files (log rotation), as Vault does; the hash chain continues."""
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[None]] = set()
+
+    def reopen() -> None:
+        log.info("SIGHUP received: reopening audit devices")
+        task = loop.create_task(core.audit.reopen())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reopen)
+
+
 async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> None:
     core.unauthenticated_metrics = listen.unauthenticated_metrics_access
     await core.open()
@@ -134,6 +150,7 @@ async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> N
             http="h11",
         )
         server = uvicorn.Server(config)
+        _reopen_audit_on_sighup(core)
         print(_banner(listen, core, dev_info), flush=True)
         await server.serve()
     finally:

@@ -1,6 +1,7 @@
 """KV version 1: unversioned key/value secrets (Vault's ``kv`` engine with ``version=1``).
 
-Each secret is one JSON object stored under its path in the mount's storage view.
+Each secret is one JSON object stored under its path in the mount's storage view (paths checked by
+:func:`hush.engines.kv.common.secret_path`, which the v1 → v2 upgrade relies on).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import orjson
 from hush.core.errors import InvalidRequest, NotFound
 from hush.core.request import Operation, Request, Response
 from hush.core.ttl import parse_ttl
+from hush.engines.kv.common import secret_path
 from hush.framework.backend import Backend
 from hush.framework.fields import Field, FieldData, FieldType
 from hush.framework.path import OperationSpec, Path
@@ -21,14 +23,6 @@ from hush.framework.path import OperationSpec, Path
 __all__ = ["KVv1Backend"]
 
 DEFAULT_LEASE_TTL = 32 * 24 * 3600
-
-
-def _secret_key(path: str) -> str:
-    if not path or path.endswith("/"):
-        raise InvalidRequest("a secret path must not be empty or end with '/'")
-    if any(segment in ("", ".", "..") for segment in path.split("/")):
-        raise InvalidRequest("a secret path must not contain empty, '.' or '..' segments")
-    return path
 
 
 class KVv1Backend(Backend):
@@ -61,7 +55,7 @@ class KVv1Backend(Backend):
         return bool(path) and await self.storage.get(path) is not None
 
     async def _read(self, request: Request, fields: FieldData) -> Response | None:
-        blob = await self.storage.get(_secret_key(fields.string("path")))
+        blob = await self.storage.get(secret_path(fields.string("path")))
         if blob is None:
             return None
         data: dict[str, Any] = orjson.loads(blob)
@@ -72,13 +66,13 @@ class KVv1Backend(Backend):
         return Response(data=data, lease_duration=ttl)
 
     async def _write(self, request: Request, fields: FieldData) -> None:
-        key = _secret_key(fields.string("path"))
+        key = secret_path(fields.string("path"))
         if not request.data:
             raise InvalidRequest("missing data fields: a secret needs at least one key")
         await self.storage.put(key, orjson.dumps(request.data))
 
     async def _delete(self, request: Request, fields: FieldData) -> None:
-        await self.storage.delete(_secret_key(fields.string("path")))
+        await self.storage.delete(secret_path(fields.string("path")))
 
     async def _list(self, request: Request, fields: FieldData) -> Response:
         prefix = fields.string("path")
