@@ -22,6 +22,7 @@ from hush.core.core import Core
 from hush.core.errors import HushError, InvalidRequest, MethodNotAllowed, PayloadTooLarge
 from hush.core.request import Operation, Request, Response
 from hush.crypto import SecretBytes
+from hush.logs import REQUEST_ID
 from hush.storage.base import StorageError
 
 __all__ = ["DEFAULT_MAX_REQUEST_SIZE", "VaultAPI"]
@@ -129,6 +130,7 @@ class VaultAPI:
         if scope["type"] != "http":
             return
         request_id = str(uuid.uuid4())
+        REQUEST_ID.set(request_id)
         method = scope["method"].upper()
         started = time.perf_counter()
         routed: list[Request] = []
@@ -160,12 +162,15 @@ class VaultAPI:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         request = routed[0] if routed else None
+        elapsed = time.perf_counter() - started
         self.core.metrics.observe_request(
             request.mount_point if request else "",
             request.operation.value if request else method.lower(),
             status,
-            time.perf_counter() - started,
+            elapsed,
         )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %d in %.2f ms", method, scope["path"], status, elapsed * 1000)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

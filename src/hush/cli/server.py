@@ -127,4 +127,5 @@ def server_command(
             unauthenticated_metrics_access=listener.unauthenticated_metrics_access,
         ),
         log_level=config.log_level,
+        log_format=config.log_format,
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -20,6 +19,7 @@ from hush.core.mounts import MountEntry
 from hush.crypto import SecretBytes
 from hush.engines import register_builtin_engines
 from hush.framework.registry import Registry
+from hush.logs import configure_logging
 from hush.storage import open_storage
 
 __all__ = ["DevOptions", "ListenOptions", "build_core", "serve"]
@@ -158,16 +158,15 @@ async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> N
 
 
 def serve(
-    core: Core, listen: ListenOptions, dev: DevOptions | None = None, log_level: str = "info"
+    core: Core,
+    listen: ListenOptions,
+    dev: DevOptions | None = None,
+    log_level: str = "info",
+    log_format: str = "standard",
 ) -> None:
     """Run the node until SIGINT/SIGTERM."""
     from hush.core.system.observability import LOG_LEVELS
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
-    )
     core.log_level = LOG_LEVELS.get(log_level, logging.INFO)
-    logging.getLogger("hush").setLevel(core.log_level)
+    configure_logging(core.log_level, log_format)
     asyncio.run(_serve(core, listen, dev))
