@@ -31,6 +31,7 @@ from hush.core.errors import (
 from hush.core.metrics import Metrics
 from hush.core.mounts import MountEntry, MountTable
 from hush.core.request import Auth, Request, Response
+from hush.core.scheduler import Scheduler
 from hush.core.shares import SealConfig, ShareCollector, encode_shares, validate_split
 from hush.core.tokens import TokenEntry, TokenStore
 from hush.crypto import KEY_SIZE, DecryptionError, SecretBytes, random_bytes
@@ -86,6 +87,7 @@ class Core:
         self.mounts = MountTable(self.barrier, engines)
         self.policies = PolicyStore(StorageView(self.barrier, "sys/policy/"))
         self.audit = AuditBroker(StorageView(self.barrier, "sys/audit/"))
+        self.scheduler = Scheduler(lambda: list(self.mounts.backends.items()))
         self.seal_config: SealConfig | None = None
         self.cluster: ClusterInfo | None = None
         self.unseal_progress: ShareCollector | None = None
@@ -163,6 +165,7 @@ class Core:
         await self.tokens.setup()
         await self.policies.setup()
         await self.audit.setup()
+        self.scheduler.start()
         blob = await self.barrier.get(CLUSTER_INFO_PATH)
         if blob is not None:
             raw = orjson.loads(blob)
@@ -201,6 +204,7 @@ class Core:
     async def seal(self) -> None:
         """Drop every key and stop all backends (audit devices checkpoint first)."""
         async with self._lock:
+            await self.scheduler.stop()
             await self.mounts.unload()
             if not self.barrier.sealed:
                 await self.audit.teardown()

@@ -84,6 +84,9 @@ class Backend:
     async def cleanup(self) -> None:
         """Called before the mount goes away (unmount or seal)."""
 
+    async def periodic(self, now: float) -> None:
+        """Background work due at ``now`` (key rotation, tidying); called by the scheduler."""
+
     def is_unauthenticated(self, mount_path: str) -> bool:
         """Whether ``mount_path`` may be called without a token (globs like ``login/*``)."""
         return any(fnmatch.fnmatchcase(mount_path, pattern) for pattern in self.unauthenticated)

@@ -47,6 +47,10 @@ class TransitBackend(Backend):
         """Forget cached keys when the mount is sealed or disabled."""
         self.store.forget()
 
+    async def periodic(self, now: float) -> None:
+        """Scheduler hook: rotate keys whose ``auto_rotate_period`` has passed."""
+        await self.rotate_due(now)
+
     async def rotate_due(self, now: float) -> list[str]:
         """Rotate every key whose ``auto_rotate_period`` has passed since its latest version.
 
