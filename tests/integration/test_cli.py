@@ -169,7 +169,15 @@ def test_token_helper_file_is_used_without_env(root: HushCLI) -> None:
 def test_bad_token_exits_2_with_permission_denied(root: HushCLI) -> None:
     result = root("kv", "get", "secret/anything", token="not-a-token")
     assert result.returncode == 2
+    # Like Vault's CLI, the KV-version preflight is what a bad token trips over first.
     assert result.stderr.splitlines() == [
+        "Error checking the KV version of secret/anything: HTTP 403 from GET "
+        f"{root.address}/v1/sys/internal/ui/mounts/secret/anything",
+        "* permission denied",
+    ]
+    direct = root("read", "secret/anything", token="not-a-token")
+    assert direct.returncode == 2
+    assert direct.stderr.splitlines() == [
         f"Error reading secret/anything: HTTP 403 from GET {root.address}/v1/secret/anything",
         "* permission denied",
     ]

@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import os
 import ssl
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,8 +35,12 @@ __all__ = [
     "APIError",
     "Client",
     "ClientSettings",
+    "as_mapping",
     "client_options",
     "read_token",
+    "replace_file",
+    "response_data",
+    "store_token",
 ]
 
 T = TypeVar("T")
@@ -91,6 +96,39 @@ def read_token() -> str | None:
     return value or None
 
 
+def store_token(token: str) -> Path:
+    """Save ``token`` as the token helper file ``~/.hush-token`` (mode 0600); return its path.
+
+    The file is written under a temporary name created 0600 and renamed over the old one, so
+    the token is never readable by others, not even for a moment, and never half-written.
+    """
+    try:
+        target = Path.home() / TOKEN_HELPER_FILE
+    except RuntimeError:
+        raise CLIError("Error storing token: no home directory") from None
+    try:
+        replace_file(target, token, 0o600)
+    except OSError as exc:
+        raise CLIError(f"Error storing token in {target}: {exc.strerror}") from None
+    return target
+
+
+def replace_file(target: Path, text: str, mode: int) -> None:
+    """Replace ``target`` with ``text`` atomically; the new file has ``mode`` from the start.
+
+    Raises :class:`OSError`; a failure leaves ``target`` as it was.
+    """
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        os.fchmod(handle, mode)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def client_options(command: Callable[..., T]) -> Callable[..., T]:
     """Add ``-address``, ``-ca-cert`` and ``-tls-skip-verify``; pass them as ``settings=``."""
 
@@ -132,6 +170,22 @@ def client_options(command: Callable[..., T]) -> Callable[..., T]:
     for option in reversed(options):
         decorated = option(decorated)
     return decorated
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (response fields may be null)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def response_data(body: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The ``data`` object of a response body; empty if there is none."""
+    return as_mapping((body or {}).get("data"))
+
+
+def _has_data(body: Any) -> bool:
+    # Vault's api.Logical().Read: a 404 whose body carries data or warnings is still a secret
+    # (a deleted KV v2 version answers 404 with its metadata).
+    return isinstance(body, dict) and bool(body.get("data") or body.get("warnings"))
 
 
 def _errors(response: httpx.Response) -> list[str]:
@@ -188,19 +242,25 @@ class Client:
         json: Any = None,
         action: str = "making API request",
         missing_ok: bool = False,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
     ) -> Any:
         """Send one request and return the decoded JSON body (``None`` for an empty body).
 
         With ``missing_ok``, a 404 that carries no error messages (Vault's "nothing here")
-        returns ``None``. Any other status of 400 or more raises :class:`APIError`; a transport
-        failure raises :class:`CLIError`. ``action`` completes "Error ...: " in messages.
+        returns ``None``, or the body if it still carries data (Vault's rule for reads). Any
+        other status of 400 or more raises :class:`APIError`; a transport failure raises
+        :class:`CLIError`. ``action`` completes "Error ...: " in messages.
         """
         import httpx
 
         url = f"{self.settings.address}/v1/{path.lstrip('/')}"
         content = orjson.dumps(json) if json is not None else None
+        headers = {"Content-Type": content_type} if content is not None else None
         try:
-            response = self._http.request(method, path.lstrip("/"), content=content)
+            response = self._http.request(
+                method, path.lstrip("/"), content=content, params=params, headers=headers
+            )
         except httpx.ConnectError as exc:
             raise CLIError(
                 f"Error {action}: cannot connect to {self.settings.address}: {exc}"
@@ -214,7 +274,8 @@ class Client:
         if response.status_code >= 400:
             errors = _errors(response)
             if missing_ok and response.status_code == 404 and not errors:
-                return None
+                body = _json_or_none(response.content)
+                return body if _has_data(body) else None
             raise APIError(action, method, url, response.status_code, errors)
         if not response.content.strip():
             return None
@@ -225,9 +286,17 @@ class Client:
                 f"Error {action}: {method} {url} returned a body that is not JSON"
             ) from None
 
-    def read(self, path: str, *, action: str | None = None) -> dict[str, Any] | None:
+    def read(
+        self,
+        path: str,
+        *,
+        action: str | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any] | None:
         """``GET path``; ``None`` if nothing is there."""
-        body = self.request("GET", path, action=action or f"reading {path}", missing_ok=True)
+        body = self.request(
+            "GET", path, action=action or f"reading {path}", missing_ok=True, params=params
+        )
         return body if isinstance(body, dict) else None
 
     def list(self, path: str, *, action: str | None = None) -> dict[str, Any] | None:
@@ -242,7 +311,27 @@ class Client:
         body = self.request("PUT", path, json=data, action=action or f"writing to {path}")
         return body if isinstance(body, dict) else None
 
+    def patch(
+        self, path: str, data: dict[str, Any], *, action: str | None = None
+    ) -> dict[str, Any] | None:
+        """``PATCH path`` with a JSON merge patch (RFC 7396), as Vault's KV v2 expects."""
+        body = self.request(
+            "PATCH",
+            path,
+            json=data,
+            action=action or f"patching {path}",
+            content_type="application/merge-patch+json",
+        )
+        return body if isinstance(body, dict) else None
+
     def delete(self, path: str, *, action: str | None = None) -> dict[str, Any] | None:
         """``DELETE path``; the response body, if any."""
         body = self.request("DELETE", path, action=action or f"deleting {path}")
         return body if isinstance(body, dict) else None
+
+
+def _json_or_none(content: bytes) -> Any:
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None

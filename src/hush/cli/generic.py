@@ -1,4 +1,4 @@
-"""``hush read|write|list|delete PATH`` and ``hush kv get|put|list|delete``.
+"""``hush read|write|list|delete PATH`` and the helpers ``hush kv`` shares with them.
 
 Data arguments follow Vault's CLI: ``key=value``, ``key=@file`` (the file's contents),
 ``key=-`` (standard input), a lone ``-`` (a JSON object on standard input) or ``@file.json``
@@ -8,8 +8,7 @@ Data arguments follow Vault's CLI: ``key=value``, ``key=@file`` (the file's cont
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +26,15 @@ from hush.cli.output import (
 )
 
 __all__ = [
-    "KVPath",
     "delete_command",
-    "kv_group",
+    "delete_path",
     "list_command",
+    "list_keys",
     "parse_data_args",
     "read_command",
-    "resolve_kv_path",
+    "read_secret",
     "write_command",
+    "write_secret",
 ]
 
 
@@ -95,42 +95,42 @@ def parse_data_args(args: Sequence[str]) -> dict[str, Any]:
     return data
 
 
-def _read(settings: ClientSettings, output: OutputOptions, path: str) -> None:
-    with Client(settings) as client:
-        secret = client.read(path)
+def read_secret(
+    client: Client, path: str, *, params: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``GET path``; "No value found at PATH" (exit 2) if nothing is there."""
+    secret = client.read(path, params=params)
     if secret is None:
         raise CLIError(f"No value found at {path}")
-    emit_secret(output, secret)
+    return secret
 
 
-def _write(
-    settings: ClientSettings, output: OutputOptions, path: str, args: Sequence[str], force: bool
-) -> None:
-    data = parse_data_args(args)
-    if not data and not force:
-        raise UserError("Must supply data or use -force")
-    with Client(settings) as client:
-        secret = client.write(path, data)
-    if secret is None:
-        if output.format == "table" and output.field is None:
-            click.echo(f"Success! Data written to: {path}")
-        return
-    emit_secret(output, secret)
+def write_secret(
+    client: Client, output: OutputOptions, path: str, data: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Write ``data`` to ``path``; print Vault's success line when the server returns nothing.
+
+    Returns the response for the caller to print (``None`` once the success line is out).
+    """
+    secret = client.write(path, data, action=f"writing data to {path}")
+    if secret is None and output.format == "table" and output.field is None:
+        click.echo(f"Success! Data written to: {path}")
+    return secret
 
 
-def _list(settings: ClientSettings, output: OutputOptions, path: str) -> None:
-    with Client(settings) as client:
-        secret = client.list(path)
+def list_keys(client: Client, path: str) -> list[str]:
+    """The keys under ``path`` (the LIST verb); "No value found at PATH/" if there are none."""
+    secret = client.list(path)
     folder = path if path.endswith("/") else f"{path}/"
     keys = ((secret or {}).get("data") or {}).get("keys")
     if not isinstance(keys, list):
         raise CLIError(f"No value found at {folder}")
-    emit_list(output, [str(key) for key in keys])
+    return [str(key) for key in keys]
 
 
-def _delete(settings: ClientSettings, path: str) -> None:
-    with Client(settings) as client:
-        client.delete(path)
+def delete_path(client: Client, path: str) -> None:
+    """``DELETE path`` and print Vault's success line."""
+    client.delete(path)
     click.echo(f"Success! Data deleted (if it existed) at: {path}")
 
 
@@ -145,7 +145,9 @@ _force = click.option(
 @output_options()
 def read_command(settings: ClientSettings, output: OutputOptions, path: str) -> None:
     """Read data at PATH (any endpoint)."""
-    _read(settings, output, path)
+    with Client(settings) as client:
+        secret = read_secret(client, path)
+    emit_secret(output, secret)
 
 
 @click.command("write")
@@ -162,7 +164,13 @@ def write_command(
     force: bool,
 ) -> None:
     """Write DATA (key=value, key=@file, key=-) to PATH."""
-    _write(settings, output, path, data, force)
+    body = parse_data_args(data)
+    if not body and not force:
+        raise UserError("Must supply data or use -force")
+    with Client(settings) as client:
+        secret = write_secret(client, output, path, body)
+    if secret is not None:
+        emit_secret(output, secret)
 
 
 @click.command("list")
@@ -171,7 +179,9 @@ def write_command(
 @output_options(field=False)
 def list_command(settings: ClientSettings, output: OutputOptions, path: str) -> None:
     """List the keys under PATH (the LIST verb)."""
-    _list(settings, output, path)
+    with Client(settings) as client:
+        keys = list_keys(client, path)
+    emit_list(output, keys)
 
 
 @click.command("delete")
@@ -179,102 +189,5 @@ def list_command(settings: ClientSettings, output: OutputOptions, path: str) -> 
 @client_options
 def delete_command(settings: ClientSettings, path: str) -> None:
     """Delete the data at PATH."""
-    _delete(settings, path)
-
-
-# --- kv ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class KVPath:
-    """Where a ``hush kv`` command acts: the mount, the path inside it, and the KV version."""
-
-    mount: str
-    key: str
-    version: int = 1
-
-    @property
-    def api_path(self) -> str:
-        """The ``/v1`` path for reads and writes (KV v1: the mount and key joined)."""
-        return f"{self.mount}/{self.key}" if self.key else self.mount
-
-
-def resolve_kv_path(settings: ClientSettings, mount: str | None, path: str) -> KVPath:
-    """Split ``path`` into mount and key and find the mount's KV version.
-
-    Today every mount is treated as KV v1, so nothing is asked of the server and, without
-    ``-mount``, the first path segment is taken as the mount (v1 reads the joined path anyway).
-    KV v2 support goes here: ask ``GET sys/internal/ui/mounts/<path>`` (falling back to
-    ``sys/mounts`` ``options.version``) for the real mount path and version, and let the
-    command functions below switch on ``KVPath.version``.
-    """
-    path = path.strip("/")
-    if mount:
-        return KVPath(mount=mount.strip("/"), key=path)
-    head, _, rest = path.partition("/")
-    if not head:
-        raise click.UsageError("a PATH is required, e.g. secret/foo, or -mount=secret foo")
-    return KVPath(mount=head, key=rest)
-
-
-_mount = click.option(
-    "-mount",
-    "--mount",
-    "mount",
-    default=None,
-    metavar="MOUNT",
-    help="KV mount path; PATH is then relative to it.",
-)
-
-
-@click.group("kv")
-def kv_group() -> None:
-    """Read and write secrets in the key/value secrets engine."""
-
-
-@kv_group.command("get")
-@click.argument("path")
-@_mount
-@client_options
-@output_options()
-def kv_get(settings: ClientSettings, output: OutputOptions, path: str, mount: str | None) -> None:
-    """Read the secret at PATH."""
-    _read(settings, output, resolve_kv_path(settings, mount, path).api_path)
-
-
-@kv_group.command("put")
-@click.argument("path")
-@click.argument("data", nargs=-1)
-@_mount
-@client_options
-@output_options()
-def kv_put(
-    settings: ClientSettings,
-    output: OutputOptions,
-    path: str,
-    data: tuple[str, ...],
-    mount: str | None,
-) -> None:
-    """Write DATA (key=value, key=@file, key=-) as the secret at PATH, replacing it."""
-    if not data:
-        raise UserError("Must supply data")
-    _write(settings, output, resolve_kv_path(settings, mount, path).api_path, data, False)
-
-
-@kv_group.command("list")
-@click.argument("path", default="")
-@_mount
-@client_options
-@output_options(field=False)
-def kv_list(settings: ClientSettings, output: OutputOptions, path: str, mount: str | None) -> None:
-    """List the secrets under PATH."""
-    _list(settings, output, resolve_kv_path(settings, mount, path).api_path)
-
-
-@kv_group.command("delete")
-@click.argument("path")
-@_mount
-@client_options
-def kv_delete(settings: ClientSettings, path: str, mount: str | None) -> None:
-    """Delete the secret at PATH."""
-    _delete(settings, resolve_kv_path(settings, mount, path).api_path)
+    with Client(settings) as client:
+        delete_path(client, path)

@@ -10,13 +10,18 @@ from hush import __version__
 from hush.cli.audit import audit_group
 from hush.cli.generic import (
     delete_command,
-    kv_group,
     list_command,
     read_command,
     write_command,
 )
+from hush.cli.kv import kv_group
+from hush.cli.kv_metadata import kv_metadata_group
+from hush.cli.login import login_command
 from hush.cli.operator import operator_group, status_command
+from hush.cli.policy import policy_group
+from hush.cli.secrets import secrets_group
 from hush.cli.server import server_command
+from hush.cli.token import token_group
 
 __all__ = ["cli", "main"]
 
@@ -39,8 +44,13 @@ for _command in (
     list_command,
     delete_command,
     kv_group,
+    login_command,
+    token_group,
+    policy_group,
+    secrets_group,
 ):
     cli.add_command(_command)
+kv_group.add_command(kv_metadata_group)
 cli.add_command(audit_group)
 
 

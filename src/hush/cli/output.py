@@ -23,14 +23,20 @@ __all__ = [
     "FORMATS",
     "CLIError",
     "OutputOptions",
+    "Section",
     "UserError",
+    "auth_rows",
     "emit",
+    "emit_columns",
     "emit_list",
     "emit_raw",
     "emit_secret",
+    "emit_sections",
+    "emit_warnings",
     "format_value",
     "human_duration",
     "output_options",
+    "pad_equal_signs",
     "secret_rows",
 ]
 
@@ -109,7 +115,7 @@ def human_duration(seconds: int) -> str:
 
 def format_value(value: Any) -> str:
     """One table cell, printed the way Vault's Go CLI prints the value."""
-    if value is None:
+    if value is None or value == "":  # Vault's columnize prints empty cells as n/a
         return "n/a"
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -213,8 +219,60 @@ def emit_list(options: OutputOptions, keys: Sequence[str]) -> None:
         emit(options, list(keys))
 
 
+def _looks_like_duration(key: str) -> bool:
+    # Vault's looksLikeDuration: such fields print as durations ("768h") in tables.
+    return key in ("period", "ttl") or key.endswith(("_period", "_ttl", "_timeout"))
+
+
+def _data_rows(data: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for key, item in sorted(data.items()):
+        duration = _looks_like_duration(key) and type(item) is int
+        rows.append((key, human_duration(item) if duration else item))
+    return rows
+
+
+def _quoted_list(items: Any) -> str:
+    # Go's %q of a []string, which Vault uses for policy lists: ["default" "web"].
+    return "[" + " ".join(orjson.dumps(str(item)).decode() for item in items or []) + "]"
+
+
+def auth_rows(auth: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Rows for a response's ``auth`` block, as Vault prints a new or renewed token."""
+    rows: list[tuple[str, Any]] = []
+    if auth.get("client_token"):
+        rows.append(("token", auth["client_token"]))
+    duration = int(auth.get("lease_duration") or 0)
+    rows += [
+        ("token_accessor", auth.get("accessor")),
+        # Vault: a duration of 0 is most likely a root token, shown as infinity.
+        ("token_duration", human_duration(duration) if duration else "\u221e"),
+        ("token_renewable", bool(auth.get("renewable"))),
+        ("token_policies", _quoted_list(auth.get("token_policies"))),
+        ("identity_policies", _quoted_list(auth.get("identity_policies"))),
+        ("policies", _quoted_list(auth.get("policies"))),
+    ]
+    metadata = auth.get("metadata")
+    if isinstance(metadata, Mapping):
+        rows += [(f"token_meta_{key}", item) for key, item in sorted(metadata.items())]
+    return rows
+
+
+def _auth_fields(auth: Mapping[str, Any]) -> dict[str, Any]:
+    # What -field=NAME finds in an auth block (Vault's PrintRawField names).
+    return {
+        "token": auth.get("client_token"),
+        "token_accessor": auth.get("accessor"),
+        "token_duration": auth.get("lease_duration"),
+        "token_renewable": auth.get("renewable"),
+        "token_policies": auth.get("token_policies"),
+        "identity_policies": auth.get("identity_policies"),
+        "policies": auth.get("policies"),
+    }
+
+
 def secret_rows(secret: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """A secret envelope's table rows: lease information first, then the data, sorted by key."""
+    """A secret envelope's table rows: lease information, the data sorted by key, then auth."""
     rows: list[tuple[str, Any]] = []
     duration = int(secret.get("lease_duration") or 0)
     if duration > 0:
@@ -226,7 +284,10 @@ def secret_rows(secret: Mapping[str, Any]) -> list[tuple[str, Any]]:
             ]
         else:
             rows.append(("refresh_interval", human_duration(duration)))
-    rows += sorted(_secret_data(secret).items())
+    rows += _data_rows(_secret_data(secret))
+    auth = secret.get("auth")
+    if isinstance(auth, Mapping):
+        rows += auth_rows(auth)
     return rows
 
 
@@ -241,8 +302,70 @@ def _secret_data(secret: Mapping[str, Any]) -> Mapping[str, Any]:
 def emit_secret(options: OutputOptions, secret: Mapping[str, Any]) -> None:
     """A Vault secret envelope: whole in json/yaml, Key/Value rows in a table, data for -field."""
     fields = dict(_secret_data(secret))
+    auth = secret.get("auth")
+    if isinstance(auth, Mapping):
+        fields.update(_auth_fields(auth))
     for name, value in secret_rows(secret):
         fields.setdefault(name, value)
     emit(options, dict(secret), rows=secret_rows(secret), fields=fields)
+    emit_warnings(secret)
+
+
+def emit_warnings(secret: Mapping[str, Any]) -> None:
+    """The response's warnings, on stderr, one ``WARNING!`` line each."""
     for warning in secret.get("warnings") or []:
         click.echo(f"WARNING! {warning}", err=True)
+
+
+def emit_columns(
+    options: OutputOptions, data: Any, headers: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """A table with named columns (``secrets list``) in table mode; ``data`` in json/yaml."""
+    if options.format == "table":
+        _print_table(headers, [[format_value(cell) for cell in row] for row in rows])
+    else:
+        emit(options, data)
+
+
+def pad_equal_signs(title: str, width: int) -> str:
+    """A section title centred in equal signs, as Vault's ``padEqualSigns`` draws it."""
+    signs = width - (len(title) + 2)
+    signs = 4 if signs <= 0 else signs + signs % 2
+    return f"{'=' * (signs // 2)} {title} {'=' * (signs // 2)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One titled block of table output: a line of ``text`` or Key/Value ``rows``."""
+
+    title: str
+    rows: Rows = ()
+    text: str | None = None
+
+
+def emit_sections(
+    options: OutputOptions,
+    data: Any,
+    sections: Sequence[Section],
+    *,
+    fields: Mapping[str, Any] | None = None,
+) -> None:
+    """Vault's sectioned tables (``kv get`` on KV v2): ``== Title ==`` blocks.
+
+    json/yaml print ``data``; ``-field`` picks from ``fields``. In table mode each section is
+    its title, then its text or its Key/Value table; sections are separated by a blank line.
+    """
+    if options.field is not None or options.format != "table":
+        emit(options, data, fields=fields)
+        return
+    for index, section in enumerate(sections):
+        if index:
+            click.echo("")
+        if section.text is not None:
+            click.echo(pad_equal_signs(section.title, len(section.text)))
+            click.echo(section.text)
+            continue
+        # Vault's getHeaderForMap: the longest key, 4 spaces, and len("Value").
+        width = max((len(key) for key, _ in section.rows), default=0) + 4 + 5
+        click.echo(pad_equal_signs(section.title, width))
+        _print_table(("Key", "Value"), [(key, format_value(cell)) for key, cell in section.rows])

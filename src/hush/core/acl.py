@@ -115,6 +115,7 @@ _PARAMETER_OPERATIONS = frozenset(
     {Operation.READ, Operation.CREATE, Operation.UPDATE, Operation.PATCH}
 )
 _ASCII_WHITESPACE = " \t\n\r\f\v"
+_VISIBLE_CAPABILITIES = frozenset({"create", "read", "update", "patch", "delete", "list", "sudo"})
 
 
 def canonical_policy_name(name: str) -> str:
@@ -183,6 +184,23 @@ class _Wildcard:
                 return False
         return True
 
+    def may_match_under(self, folder: Sequence[str]) -> bool:
+        """Whether some path inside the folder with these segments can match this pattern."""
+        last = len(self.parts) - 1
+        for index, name in enumerate(folder):
+            if index > last:
+                return False
+            part = self.parts[index]
+            if self.is_prefix and index == last and name.startswith(part):
+                return True
+            if part not in ("+", name):
+                return False
+        return True
+
+
+def _visible(rule: PathRule) -> bool:
+    return _DENY not in rule.capabilities and bool(rule.capabilities & _VISIBLE_CAPABILITIES)
+
 
 def _has_segment_wildcard(pattern: str) -> bool:
     # Vault's test exactly: "+" alone, a "/+" anywhere, or a leading "+/".
@@ -215,7 +233,7 @@ class ACL:
             if _has_segment_wildcard(pattern):
                 parts = tuple(stem.split("/"))
                 plus = sum(1 for part in parts if part == "+")
-                priority = (pattern.find("+"), True, -plus, len(stem), stem)
+                priority = (pattern.find("+"), not is_prefix, -plus, len(stem), stem)
                 wildcards.append(_Wildcard(rule, parts, is_prefix, priority))
             elif is_prefix:
                 self._prefix[stem] = rule
@@ -291,18 +309,24 @@ class ACL:
             return ACLResult(False, False, sudo, granted, problem)
         return ACLResult(True, False, sudo, granted, f"granted by {where}")
 
-    def has_any_under(self, prefix: str) -> bool:
-        """Whether some non-deny rule reaches ``prefix`` or a path below it (UI mount listings)."""
+    def has_any_under(self, path: str) -> bool:
+        """Whether some rule grants a capability on a path under ``path`` (a mount prefix).
+
+        Vault's mount-visibility check (``sys/internal/ui/mounts``): exact and glob rules whose
+        pattern starts with ``path``, and ``+`` rules that can match below it; deny rules and
+        rules granting only ``subscribe``/``recover`` do not count.
+        """
         if self._root:
             return True
-        stems: list[tuple[str, PathRule]] = [*self._exact.items(), *self._prefix.items()]
-        for wildcard in self._wildcards:
-            literal = "/".join(wildcard.parts).split("+", 1)[0]
-            stems.append((literal, wildcard.rule))
-        return any(
-            _DENY not in rule.capabilities and (stem.startswith(prefix) or prefix.startswith(stem))
-            for stem, rule in stems
-        )
+        path = path.lstrip("/")
+        if any(
+            _visible(rule) and pattern.startswith(path)
+            for rules in (self._exact, self._prefix)
+            for pattern, rule in rules.items()
+        ):
+            return True
+        segments = path.rstrip("/").split("/")
+        return any(_visible(w.rule) and w.may_match_under(segments) for w in self._wildcards)
 
     def capabilities(self, path: str) -> list[str]:
         """Sorted capabilities on ``path`` (``sys/capabilities``): ``["root"]`` or ``["deny"]``."""

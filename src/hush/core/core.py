@@ -249,7 +249,7 @@ class Core:
 
     async def acl_for(self, entry: TokenEntry) -> ACL:
         """The ACL of a token's policies, built from the policy store's fresh cache."""
-        return ACL(await self.policies.get_many(entry.policies))
+        return await self.policies.acl(entry.policies)
 
     async def handle(self, request: Request) -> Response | None:
         """Run one logical request through the pipeline."""

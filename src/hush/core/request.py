@@ -16,7 +16,7 @@ from hush.crypto import SecretBytes
 if TYPE_CHECKING:
     from hush.core.tokens import TokenEntry
 
-__all__ = ["Auth", "Operation", "Request", "Response"]
+__all__ = ["Auth", "LoginResult", "Operation", "Request", "Response"]
 
 
 class Operation(enum.StrEnum):
@@ -41,6 +41,29 @@ class Auth:
     entity_id: str = ""
     root: bool = False
     sudo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """What an auth method's login handler decides; the core turns it into a token.
+
+    TTLs are seconds (0: use the mount's or the system's default). ``alias_name`` identifies the
+    person or machine inside the auth method (the username, the role id) for identity.
+    """
+
+    policies: tuple[str, ...]
+    display_name: str
+    alias_name: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    ttl: int = 0
+    max_ttl: int = 0
+    period: int = 0
+    explicit_max_ttl: int = 0
+    num_uses: int = 0
+    renewable: bool = True
+    token_type: str = "service"
+    no_default_policy: bool = False
+    bound_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -70,10 +93,12 @@ class Request:
 class Response:
     """What a backend returns; the front end renders it in its protocol's envelope.
 
-    ``flatten`` also copies ``data``'s keys to the top level of the envelope (Vault's older
-    ``sys/`` endpoints answer both ways, and clients read either). ``raw_body`` replaces the whole
-    envelope (``sys/health``, ``sys/init`` and friends answer with bare JSON); ``status`` overrides
-    the HTTP status; ``content_type``/``body_bytes`` carry a non-JSON answer (metrics text).
+    ``login`` (from an auth method's login handler) asks the core to mint a token; the core
+    fills ``auth`` from it. ``flatten`` also copies ``data``'s keys to the top level of the
+    envelope (Vault's older ``sys/`` endpoints answer both ways, and clients read either).
+    ``raw_body`` replaces the whole envelope (``sys/health``, ``sys/init`` and friends answer with
+    bare JSON); ``status`` overrides the HTTP status; ``content_type``/``body_bytes`` carry a
+    non-JSON answer (metrics text).
     """
 
     data: dict[str, Any] | None = None
@@ -85,5 +110,6 @@ class Response:
     raw_body: dict[str, Any] | None = None
     flatten: bool = False
     status: int | None = None
+    login: LoginResult | None = None
     content_type: str | None = None
     body_bytes: bytes | None = None

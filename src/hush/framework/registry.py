@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from hush.framework.backend import Backend, BackendContext
 
-__all__ = ["BackendFactory", "Registry", "engines"]
+__all__ = ["BackendFactory", "Registry"]
 
 BackendFactory = Callable[[BackendContext], Backend]
 
@@ -31,6 +31,3 @@ class Registry:
     def names(self) -> list[str]:
         """Registered type names, sorted."""
         return sorted(self._factories)
-
-
-engines = Registry("secrets engine")

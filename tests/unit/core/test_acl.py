@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
 from hush.core.acl import (
@@ -369,40 +369,43 @@ def test_reason_never_contains_parameter_values() -> None:
 # --- property: ACL.check against a brute-force reference model ----------------------------
 
 
-SEGMENTS = ["a", "b", "+"]
-CAPS = ["read", "list", "update", "deny"]
+CAPS = ["create", "read", "update", "patch", "delete", "list", "sudo", "subscribe"]
+# Every pattern over segments "a" and "+" up to three deep, exact or with a glob: small enough
+# that random picks overlap (the interesting case), varied enough to reach all five rules.
+STEMS = ["/".join(parts) for n in (1, 2, 3) for parts in itertools.product("a+", repeat=n)]
+PATTERNS = [
+    stem + ending
+    for stem in STEMS
+    for ending in ("", "*", "/*", "/b*")
+    if not (stem.endswith("+") and ending == "*")  # "+*" is not a valid pattern
+]
 Case = tuple[list[list[tuple[str, set[str]]]], str]
 
-
-@st.composite
-def cases(draw: st.DrawFn) -> Case:
-    """Random policies over a few shared stems, and a path likely to match several of them."""
-    # Curated stems make overlapping patterns (the interesting cases) common; random ones explore.
-    stem = st.one_of(
-        st.sampled_from(["a", "a/+", "+", "a/b", "+/b", "a/+/b"]),
-        st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=3).map("/".join),
-    )
-    stems = draw(st.lists(stem, min_size=2, max_size=4))
-
-    def pattern(stem: str, ending: str) -> str:
-        # "+*" is not a valid pattern: a glob after a + segment starts a new segment.
-        return stem + ("/*" if ending == "*" and stem.endswith("+") else ending)
-
-    rule = st.tuples(
-        st.builds(pattern, st.sampled_from(stems), st.sampled_from(["", "*", "/*", "b*"])),
-        st.sets(st.sampled_from(CAPS), max_size=3),
-    )
-    rule_sets = draw(st.lists(st.lists(rule, min_size=1, max_size=6), min_size=1, max_size=3))
-    segments = [
-        draw(st.sampled_from(["a", "b", "ab", ""])) if part == "+" else part
-        for part in draw(st.sampled_from(stems)).split("/")
-    ]
-    tail = draw(st.sampled_from(["", "/", "b", "/b", "/a/b"]))
-    path = draw(st.sampled_from(["", "", "", "/"])) + "/".join(segments) + tail
-    return rule_sets, path
+rules = st.tuples(
+    st.sampled_from(PATTERNS),
+    # Mostly distinct capability sets, so capabilities() shows which rule won.
+    st.one_of(
+        st.sets(st.sampled_from(CAPS), min_size=1, max_size=5), st.just({"deny"}), st.just(set())
+    ),
+)
+cases = st.tuples(
+    st.lists(st.lists(rules, min_size=2, max_size=10), min_size=1, max_size=3),
+    st.builds(
+        "".join,
+        st.tuples(
+            st.sampled_from(["", "", "", "/"]),
+            st.lists(st.sampled_from(["a", "a", "a", "b", "ab", ""]), min_size=1, max_size=4).map(
+                "/".join
+            ),
+        ),
+    ),
+)
 
 
-def reference_capabilities(rules: list[tuple[str, set[str]]], path: str, listing: bool) -> Any:
+def reference_capabilities(
+    rules: list[tuple[str, set[str]]], path: str, listing: bool
+) -> tuple[set[str] | None, int]:
+    """(capabilities of the governing rule or None, number of wildcard patterns that matched)."""
     path = path.lstrip("/")  # Vault ignores leading slashes
     merged: dict[str, set[str]] = {}
     for pattern, granted in rules:
@@ -425,17 +428,17 @@ def reference_capabilities(rules: list[tuple[str, set[str]]], path: str, listing
         plus = stem.split("/").count("+")
         return (first, not p.endswith("*"), -plus, len(stem), stem)
 
+    candidates = [p for p in merged if is_wildcard(p) and matches(p)]
     exact = [p for p in merged if not is_wildcard(p)]
     if path in exact:
-        return merged[path]
+        return merged[path], len(candidates)
     if listing and path.endswith("/") and path[:-1] in exact:
-        return merged[path[:-1]]
-    candidates = [p for p in merged if is_wildcard(p) and matches(p)]
-    return merged[max(candidates, key=priority)] if candidates else None
+        return merged[path[:-1]], len(candidates)
+    return (merged[max(candidates, key=priority)] if candidates else None), len(candidates)
 
 
 @settings(max_examples=300, deadline=None)
-@given(cases(), st.sampled_from([READ, LIST, UPDATE]))
+@given(cases, st.sampled_from([READ, LIST, UPDATE]))
 def test_check_agrees_with_a_brute_force_reference(case: Case, operation: Operation) -> None:
     rule_sets, path = case
     texts = [
@@ -444,9 +447,29 @@ def test_check_agrees_with_a_brute_force_reference(case: Case, operation: Operat
     ]
     compiled = acl(*texts)
     flat = [rule for rules in rule_sets for rule in rules]
-    expected = reference_capabilities(flat, path, operation is LIST)
+    expected, candidates = reference_capabilities(flat, path, operation is LIST)
+    target(float(candidates), label="wildcard patterns matching the path")
     allowed = expected is not None and "deny" not in expected and operation.value in expected
     assert compiled.check(path, operation).allowed == allowed
-    listed = reference_capabilities(flat, path, True)
+    listed, _ = reference_capabilities(flat, path, True)
     want = sorted(listed) if listed and "deny" not in listed else ["deny"]
     assert compiled.capabilities(path) == want
+
+
+def test_has_any_under_finds_grants_below_a_mount() -> None:
+    a = acl(
+        'path "kv/app/*" { capabilities = ["read"] }\n'
+        'path "other/x" { capabilities = ["deny"] }\n'
+        'path "+/team/+" { capabilities = ["list"] }\n'
+        'path "events/*" { capabilities = ["subscribe"] }'
+    )
+    assert a.has_any_under("kv/") and a.has_any_under("anything/")  # via +/team/+
+    assert acl('path "kv/app/*" { capabilities = ["read"] }').has_any_under("kv/")
+    only_deny = acl(
+        'path "other/x" { capabilities = ["deny"] }', 'path "events/*" { policy = "deny" }'
+    )
+    assert not only_deny.has_any_under("other/") and not only_deny.has_any_under("events/")
+    assert not acl('path "events/*" { capabilities = ["subscribe"] }').has_any_under("events/")
+    nested = acl('path "+/b*" { capabilities = ["read"] }')
+    assert nested.has_any_under("a/bc/") and not nested.has_any_under("a/c/")
+    assert ACL([Policy("root", (), "")]).has_any_under("x/")

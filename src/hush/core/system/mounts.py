@@ -288,5 +288,27 @@ def mount_paths(core: Core) -> list[Path]:
             ops(read=read_mount, update=enable, delete=disable),
             fields=mount_fields,
         ),
+        Path(
+            "remount",
+            "Move a secrets engine to a new path.",
+            ops(update=remount),
+            fields={
+                "from": Field(FieldType.STRING, "Current mount path.", required=True),
+                "to": Field(FieldType.STRING, "New mount path.", required=True),
+            },
+        ),
+        Path(
+            "remount/status/(?P<migration_id>[^/]+)",
+            "Status of a remount.",
+            ops(read=remount_status),
+            fields={"migration_id": Field(FieldType.STRING, "Id returned by sys/remount.")},
+        ),
+        Path("internal/ui/mounts", "Mounts visible to the caller.", ops(read=ui_mounts)),
+        Path(
+            "internal/ui/mounts/(?P<path>.+)",
+            "One mount's details for the caller.",
+            ops(read=ui_mount),
+            fields={"path": Field(FieldType.STRING, "Path inside the mount.")},
+        ),
         Path("internal/specs/openapi", "OpenAPI document of the API.", ops(read=read_openapi)),
     ]

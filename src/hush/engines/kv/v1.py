@@ -51,8 +51,13 @@ class KVv1Backend(Backend):
         ]
 
     async def _exists(self, request: Request, fields: FieldData) -> bool:
-        path = fields.string("path")
-        return bool(path) and await self.storage.get(path) is not None
+        # The path is validated here too: the existence check runs before the handler, and an
+        # invalid path (empty, trailing '/', '..') must become the handler's 400, not a crash.
+        try:
+            path = secret_path(fields.string("path"))
+        except InvalidRequest:
+            return False
+        return await self.storage.get(path) is not None
 
     async def _read(self, request: Request, fields: FieldData) -> Response | None:
         blob = await self.storage.get(secret_path(fields.string("path")))
