@@ -21,6 +21,7 @@ import orjson
 from hush.core.core import Core
 from hush.core.errors import HushError, InvalidRequest, MethodNotAllowed, PayloadTooLarge
 from hush.core.request import Operation, Request, Response
+from hush.core.ttl import parse_ttl
 from hush.crypto import SecretBytes
 from hush.logs import REQUEST_ID
 from hush.storage.base import StorageError
@@ -111,6 +112,16 @@ def _token(headers: dict[str, str]) -> SecretBytes | None:
         if auth[:7].lower() == "bearer ":
             token = auth[7:].strip()
     return SecretBytes(token.encode()) if token else None
+
+
+def _wrap_ttl(headers: dict[str, str]) -> int | None:
+    raw = headers.get("x-vault-wrap-ttl", "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_ttl(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"invalid X-Vault-Wrap-TTL header: {exc}") from None
 
 
 class VaultAPI:
@@ -221,6 +232,7 @@ class VaultAPI:
             path=path,
             data=data,
             client_token=_token(headers),
+            wrap_ttl=_wrap_ttl(headers),
             remote_addr=(scope.get("client") or ("", 0))[0],
             headers=headers,
         )
@@ -247,7 +259,7 @@ class VaultAPI:
             "renewable": response.renewable,
             "lease_duration": response.lease_duration,
             "data": response.data,
-            "wrap_info": None,
+            "wrap_info": response.wrap_info,
             "warnings": response.warnings or None,
             "auth": response.auth,
             "mount_type": "",

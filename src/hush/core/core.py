@@ -7,6 +7,7 @@ Pipeline for one request: sealed check → route (mount table) → authenticate 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 import uuid
@@ -28,12 +29,14 @@ from hush.core.errors import (
     RouteNotFound,
     Sealed,
 )
+from hush.core.login import issue_login_token
 from hush.core.metrics import Metrics
-from hush.core.mounts import MountEntry, MountTable
+from hush.core.mounts import AUTH_TABLE_PATH, MountEntry, MountTable
 from hush.core.request import Auth, Request, Response
 from hush.core.scheduler import Scheduler
 from hush.core.shares import SealConfig, ShareCollector, encode_shares, validate_split
 from hush.core.tokens import TokenEntry, TokenStore
+from hush.core.wrapping import wrap
 from hush.crypto import KEY_SIZE, DecryptionError, SecretBytes, random_bytes
 from hush.framework.backend import Backend, PreparedCall
 from hush.framework.registry import Registry
@@ -52,6 +55,17 @@ class InitResult:
 
     shares: list[bytes]
     root_token: SecretBytes
+
+
+def _address_allowed(remote_addr: str, cidrs: list[str]) -> bool:
+    """Whether a token bound to ``cidrs`` may be used from ``remote_addr`` (unbound: always)."""
+    if not cidrs:
+        return True
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +88,16 @@ class ClusterInfo:
 class Core:
     """One node's state: storage, barrier, seal progress, tokens, mounts and the system backend."""
 
-    def __init__(self, storage: Storage, *, storage_type: str, engines: Registry) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        storage_type: str,
+        engines: Registry,
+        auth_methods: Registry | None = None,
+    ) -> None:
         from hush.core.audit import AuditBroker
+        from hush.core.cubbyhole import CubbyholeBackend
         from hush.core.policies import PolicyStore
         from hush.core.system.backend import SystemBackend
         from hush.core.token_backend import TokenBackend
@@ -85,14 +107,25 @@ class Core:
         self.barrier = Barrier(storage)
         self.tokens = TokenStore(StorageView(self.barrier, "sys/token/"))
         self.mounts = MountTable(self.barrier, engines)
+        self.auth_mounts = MountTable(
+            self.barrier,
+            auth_methods or Registry("auth method"),
+            table_path=AUTH_TABLE_PATH,
+            view_prefix="auth/",
+            reserved=("token/",),
+        )
         self.policies = PolicyStore(StorageView(self.barrier, "sys/policy/"))
         self.audit = AuditBroker(StorageView(self.barrier, "sys/audit/"))
-        self.scheduler = Scheduler(lambda: list(self.mounts.backends.items()))
+        self.scheduler = Scheduler(
+            lambda: [*self.mounts.backends.items(), *self.auth_mounts.backends.items()]
+        )
         self.seal_config: SealConfig | None = None
         self.cluster: ClusterInfo | None = None
         self.unseal_progress: ShareCollector | None = None
         self.system: Backend = SystemBackend(self)
         self.token_backend = TokenBackend(self)
+        self.cubbyhole = CubbyholeBackend(self)
+        self.tokens.on_revoke.append(self.cubbyhole.destroy)
         self.metrics = Metrics()
         self.unauthenticated_metrics = False
         self.log_level = logging.INFO
@@ -171,6 +204,7 @@ class Core:
             raw = orjson.loads(blob)
             self.cluster = ClusterInfo(str(raw["name"]), str(raw["id"]))
         await self.mounts.load()
+        await self.auth_mounts.load()
 
     async def submit_unseal_share(self, share: SecretBytes) -> None:
         """Add one share; unseal once the threshold is reached. Wrong quorum resets progress."""
@@ -206,6 +240,7 @@ class Core:
         async with self._lock:
             await self.scheduler.stop()
             await self.mounts.unload()
+            await self.auth_mounts.unload()
             if not self.barrier.sealed:
                 await self.audit.teardown()
             self.tokens.teardown()
@@ -232,6 +267,14 @@ class Core:
             return self.system, "sys/", path[4:]
         if path == "auth/token" or path.startswith("auth/token/"):
             return self.token_backend, "auth/token/", path[len("auth/token/") :]
+        if path == "cubbyhole" or path.startswith("cubbyhole/"):
+            return self.cubbyhole, "cubbyhole/", path[len("cubbyhole/") :]
+        if path.startswith("auth/"):
+            found_auth = self.auth_mounts.resolve(path[len("auth/") :])
+            if found_auth is None:
+                return None
+            auth_entry, auth_backend, auth_rest = found_auth
+            return auth_backend, "auth/" + auth_entry.path, auth_rest
         found = self.mounts.resolve(path)
         if found is None:
             return None
@@ -243,7 +286,7 @@ class Core:
         if request.client_token is None or len(request.client_token) == 0:
             raise PermissionDenied
         entry = await self.tokens.lookup(request.client_token)
-        if entry is None:
+        if entry is None or not _address_allowed(request.remote_addr, entry.bound_cidrs):
             raise PermissionDenied
         return entry
 
@@ -258,26 +301,44 @@ class Core:
         if self.sealed and not (is_sys and path[4:] in SEALED_PATHS):
             raise Sealed
         routed = self._route(path)
-        if routed is not None and routed[0].is_unauthenticated(routed[2]):
-            backend, mount_point, rest = routed
-            request.with_route(mount_point, rest)
-            return await (await backend.prepare(request)).run()
         audit = _AuditContext(
             routed[0].type_name if routed is not None else "", *self._non_hmac_keys(routed)
         )
+        if routed is not None and routed[0].is_unauthenticated(routed[2]):
+            backend, mount_point, rest = routed
+            request.with_route(mount_point, rest)
+            if backend is self.system and not rest.startswith("wrapping/"):
+                # Like Vault, the seal-lifecycle endpoints (init, unseal, health) are not audited.
+                return await (await backend.prepare(request)).run()
+            try:
+                call = await backend.prepare(request)
+            except HushError as exc:
+                await self._audit_outcome(request, audit, None, exc.message)
+                raise
+            return await self._run_audited(request, audit, call)
         try:
             call = await self._authorise(request, routed)
         except HushError as exc:
             await self._audit_outcome(request, audit, None, exc.message)
             raise
+        return await self._run_audited(request, audit, call)
+
+    async def _run_audited(
+        self, request: Request, audit: _AuditContext, call: PreparedCall
+    ) -> Response | None:
         # Fail-closed: if no enabled device records the request, the handler never runs.
         await self.audit.log_request(
             request, mount_type=audit.mount_type, non_hmac_request_keys=audit.request_keys
         )
-        assert request.token_entry is not None
-        await self.tokens.record_use(request.token_entry)
+        if request.token_entry is not None:
+            await self.tokens.record_use(request.token_entry)
         try:
             response = await call.run()
+            if response is not None and response.login is not None:
+                mount = self.auth_mounts.entries[request.mount_point[len("auth/") :]]
+                response.auth = await issue_login_token(self, request, mount, response.login)
+            if request.wrap_ttl is not None:
+                response = await wrap(self, request, response, request.wrap_ttl)
         except HushError as exc:
             await self._audit_outcome(request, audit, None, exc.message)
             raise
@@ -299,9 +360,14 @@ class Core:
     def _non_hmac_keys(
         self, routed: tuple[Backend, str, str] | None
     ) -> tuple[frozenset[str], frozenset[str]]:
-        if routed is None or routed[1] not in self.mounts.entries:
+        if routed is None:
             return frozenset(), frozenset()
-        config = self.mounts.entries[routed[1]].config
+        entry = self.mounts.entries.get(routed[1]) or self.auth_mounts.entries.get(
+            routed[1].removeprefix("auth/")
+        )
+        if entry is None:
+            return frozenset(), frozenset()
+        config = entry.config
         return (
             frozenset(config.get("audit_non_hmac_request_keys") or ()),
             frozenset(config.get("audit_non_hmac_response_keys") or ()),
@@ -334,7 +400,7 @@ class Core:
             )
         request.with_route(mount_point, rest)
         call = await backend.prepare(request)
-        decision = acl.check(request.path, call.operation, request.data)
+        decision = acl.check(request.path, call.operation, request.data, wrap_ttl=request.wrap_ttl)
         if not decision.allowed:
             raise PermissionDenied
         if backend.requires_sudo(rest) and not (decision.root or decision.sudo):
@@ -369,6 +435,23 @@ class Core:
         if request.client_token is None or len(request.client_token) == 0:
             return None
         return await self.tokens.lookup(request.client_token)
+
+    async def mount_auth(self, entry: MountEntry) -> None:
+        """Enable an auth method at ``auth/<entry.path>``."""
+        async with self._lock:
+            await self.auth_mounts.mount(entry)
+
+    async def unmount_auth(self, path: str) -> bool:
+        """Disable an auth method and delete its data."""
+        async with self._lock:
+            return await self.auth_mounts.unmount(path)
+
+    async def tune_auth(
+        self, path: str, *, config: dict[str, Any], description: str | None
+    ) -> None:
+        """Change an auth method's TTLs, description or lockout settings."""
+        async with self._lock:
+            await self.auth_mounts.tune(path, config=config, options=None, description=description)
 
     async def unmount(self, path: str) -> bool:
         """Disable a secrets engine and delete its data."""

@@ -19,9 +19,16 @@ from hush.crypto import random_token_string
 from hush.framework.backend import Backend, BackendContext
 from hush.framework.registry import Registry
 
-__all__ = ["RESERVED_MOUNT_PREFIXES", "MountEntry", "MountTable", "normalise_mount_path"]
+__all__ = [
+    "AUTH_TABLE_PATH",
+    "RESERVED_MOUNT_PREFIXES",
+    "MountEntry",
+    "MountTable",
+    "normalise_mount_path",
+]
 
 MOUNT_TABLE_PATH = "core/mounts"
+AUTH_TABLE_PATH = "core/auth"
 _LISTED_CONFIG = (
     "listing_visibility",
     "passthrough_request_headers",
@@ -89,7 +96,18 @@ def normalise_mount_path(path: str) -> str:
 class MountTable:
     """Loads, saves and resolves mounts; owns the live backend instances."""
 
-    def __init__(self, storage: LogicalStorage, registry: Registry) -> None:
+    def __init__(
+        self,
+        storage: LogicalStorage,
+        registry: Registry,
+        *,
+        table_path: str = MOUNT_TABLE_PATH,
+        view_prefix: str = "logical/",
+        reserved: tuple[str, ...] = RESERVED_MOUNT_PREFIXES,
+    ) -> None:
+        self._table_path = table_path
+        self._view_prefix = view_prefix
+        self._reserved = reserved
         self._storage = storage
         self._registry = registry
         self.entries: dict[str, MountEntry] = {}
@@ -98,7 +116,7 @@ class MountTable:
 
     async def load(self) -> None:
         """Read the table and start every backend (on unseal)."""
-        blob = await self._storage.get(MOUNT_TABLE_PATH)
+        blob = await self._storage.get(self._table_path)
         self.entries = {}
         if blob is not None:
             for raw in orjson.loads(blob):
@@ -117,11 +135,11 @@ class MountTable:
 
     async def _save(self) -> None:
         await self._storage.put(
-            MOUNT_TABLE_PATH, orjson.dumps([asdict(e) for e in self.entries.values()])
+            self._table_path, orjson.dumps([asdict(e) for e in self.entries.values()])
         )
 
     def _view(self, entry: MountEntry) -> StorageView:
-        return StorageView(self._storage, f"logical/{entry.uuid}/")
+        return StorageView(self._storage, f"{self._view_prefix}{entry.uuid}/")
 
     async def _start(self, entry: MountEntry) -> Backend:
         factory = self._registry.get(entry.type)
@@ -140,7 +158,7 @@ class MountTable:
 
     def check_new_path(self, path: str, ignore: str | None = None) -> None:
         """Refuse reserved prefixes and paths that overlap an existing mount."""
-        if any(path.startswith(p) or p.startswith(path) for p in RESERVED_MOUNT_PREFIXES):
+        if any(path.startswith(p) or p.startswith(path) for p in self._reserved):
             raise InvalidRequest(f'cannot mount at reserved path "{path}"')
         for existing in self.entries:
             if existing == ignore:

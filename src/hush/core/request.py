@@ -81,6 +81,7 @@ class Request:
     mount_path: str = ""
     auth: Auth | None = None
     token_entry: TokenEntry | None = None
+    wrap_ttl: int | None = None
 
     def with_route(self, mount_point: str, mount_path: str) -> Request:
         """This request, bound to the mount that serves it."""
@@ -111,5 +112,6 @@ class Response:
     flatten: bool = False
     status: int | None = None
     login: LoginResult | None = None
+    wrap_info: dict[str, Any] | None = None
     content_type: str | None = None
     body_bytes: bytes | None = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -104,6 +105,8 @@ class TokenStore:
         self._storage = storage
         self._salt: SecretBytes | None = None
         self._batch_key: SecretBytes | None = None
+        # Called with the hashes of revoked tokens (cubbyholes, leases go with their token).
+        self.on_revoke: list[Callable[[list[str]], Awaitable[None]]] = []
 
     async def setup(self) -> None:
         """Load (or create once) the salt and the batch-token key; called on unseal."""
@@ -256,6 +259,7 @@ class TokenStore:
                 if found.parent_hash:
                     ops.append(TxnOp("delete", f"{_PARENT}{found.parent_hash}/{token_hash}"))
         await self._apply(ops)
+        await self._revoked(order)
         return len(order)
 
     async def revoke_orphan(self, entry: TokenEntry) -> None:
@@ -275,6 +279,11 @@ class TokenStore:
         if entry.parent_hash:
             ops.append(TxnOp("delete", f"{_PARENT}{entry.parent_hash}/{entry.token_hash}"))
         await self._apply(ops)
+        await self._revoked([entry.token_hash])
+
+    async def _revoked(self, token_hashes: list[str]) -> None:
+        for hook in self.on_revoke:
+            await hook(token_hashes)
 
     async def _apply(self, ops: list[TxnOp]) -> None:
         for start in range(0, len(ops), _TXN_BATCH):

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 from hush.barrier.view import StorageView
 from hush.core.system.audit import audit_paths
+from hush.core.system.auth import auth_paths
 from hush.core.system.capabilities import capability_paths
 from hush.core.system.keys import KeyOperations
 from hush.core.system.mounts import mount_paths
 from hush.core.system.observability import observability_paths
 from hush.core.system.policies import policy_paths
 from hush.core.system.seal import seal_paths
+from hush.core.system.wrapping import wrapping_paths
 from hush.framework.backend import Backend, BackendContext
 from hush.framework.path import Path
 
@@ -37,6 +39,8 @@ class SystemBackend(Backend):
         "generate-root/*",
         "internal/ui/mounts",
         "internal/ui/mounts/*",
+        "wrapping/lookup",
+        "wrapping/unwrap",
     )
     # Vault's root-protected system paths: they need sudo on top of the operation's capability.
     sudo_paths: ClassVar[tuple[str, ...]] = (
@@ -74,6 +78,8 @@ class SystemBackend(Backend):
             *capability_paths(self._core),
             *policy_paths(lambda: self._core.policies),
             *audit_paths(lambda: self._core.audit),
+            *auth_paths(self._core),
+            *wrapping_paths(self._core),
             *observability_paths(self._core),
         ]
 

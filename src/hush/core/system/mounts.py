@@ -17,7 +17,14 @@ from hush.framework.path import Path
 if TYPE_CHECKING:
     from hush.core.core import Core
 
-__all__ = ["SYSTEM_DEFAULT_LEASE_TTL", "SYSTEM_MAX_LEASE_TTL", "mount_paths", "openapi_document"]
+__all__ = [
+    "SYSTEM_DEFAULT_LEASE_TTL",
+    "SYSTEM_MAX_LEASE_TTL",
+    "mount_paths",
+    "openapi_document",
+    "parse_mount_config",
+    "tune_view",
+]
 
 SYSTEM_DEFAULT_LEASE_TTL = 768 * 3600
 SYSTEM_MAX_LEASE_TTL = 768 * 3600
@@ -35,7 +42,8 @@ _SYS_MOUNT = {
 }
 
 
-def _mount_config(raw: dict[str, Any]) -> dict[str, Any]:
+def parse_mount_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """TTL settings of a mount's ``config`` object, parsed to seconds (``system`` = unset)."""
     config: dict[str, Any] = {}
     for key in ("default_lease_ttl", "max_lease_ttl"):
         if key in raw and raw[key] not in (None, "", "system"):
@@ -57,7 +65,8 @@ def _normalise_type(engine_type: str, options: dict[str, str]) -> tuple[str, dic
     return engine_type, options
 
 
-def _tune_view(entry: MountEntry) -> dict[str, Any]:
+def tune_view(entry: MountEntry) -> dict[str, Any]:
+    """A mount's tunable settings as ``sys/mounts/:path/tune`` and ``sys/auth/:path/tune`` show."""
     config = entry.describe()["config"]
     body: dict[str, Any] = {
         "default_lease_ttl": config["default_lease_ttl"] or SYSTEM_DEFAULT_LEASE_TTL,
@@ -130,7 +139,7 @@ def mount_paths(core: Core) -> list[Path]:
                 path=path,
                 type=engine_type,
                 description=fields.string("description"),
-                config=_mount_config(fields.mapping("config")),
+                config=parse_mount_config(fields.mapping("config")),
                 options=options,
                 local=fields.boolean("local"),
                 seal_wrap=fields.boolean("seal_wrap"),
@@ -148,7 +157,7 @@ def mount_paths(core: Core) -> list[Path]:
         entry = core.mounts.entries.get(path)
         if entry is None:
             raise InvalidRequest(f'cannot fetch tune settings of "{path}": no mount there')
-        return Response(data=_tune_view(entry), flatten=True)
+        return Response(data=tune_view(entry), flatten=True)
 
     async def write_tune(request: Request, fields: FieldData) -> None:
         """Change a mount's TTLs, description, options or listing settings."""
@@ -156,7 +165,7 @@ def mount_paths(core: Core) -> list[Path]:
         entry = core.mounts.entries.get(path)
         if entry is None:
             raise InvalidRequest(f'cannot tune "{path}": no mount there')
-        config = _mount_config(
+        config = parse_mount_config(
             {k: fields.raw(k) for k in ("default_lease_ttl", "max_lease_ttl") if fields.has(k)}
         )
         merged = {**entry.config, **config}
