@@ -1,6 +1,7 @@
 """The small safe crypto API used everywhere outside ``hush.barrier``.
 
-Nothing outside this module and ``hush.barrier`` touches nonces or raw AEAD calls. Every decryption
+Nothing outside this module, ``hush.barrier`` and ``hush.envelope`` (the chunked file format,
+whose nonces are part of its STREAM construction) touches nonces or raw AEAD calls. Every decryption
 failure raises the one opaque :class:`DecryptionError`, whatever went wrong (wrong key, wrong AAD,
 tampered bytes), so errors reveal nothing about the cause.
 """

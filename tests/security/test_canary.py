@@ -118,7 +118,26 @@ def _exercise(server: HushProcess, dump: Dump) -> None:
         kv.read_secret("app/temp", mount_point="kv")
     _send_rejected(server, root_token, rejected)
 
+    # Tokens, accessors, KV v2 and a wrapped response must not reach storage in clear either.
+    child = client.auth.token.create(policies=["default"], meta={"team": "x"})["auth"]
+    batch = client.auth.token.create(policies=["default"], type="batch")["auth"]["client_token"]
+    client.sys.enable_secrets_engine("kv", path="kv2", options={"version": "2"})
+    versioned, wrapped = _canary(), _canary()
+    client.secrets.kv.v2.create_or_update_secret(
+        "app/v", {"v": versioned.decode()}, mount_point="kv2"
+    )
+    client.secrets.kv.v2.create_or_update_secret("app/v", {"v": "second"}, mount_point="kv2")
+    kv.create_or_update_secret("app/wrapped", {"v": wrapped.decode()}, mount_point="kv")
+    wrap_token = client.read("kv/app/wrapped", wrap_ttl="5m")["wrap_info"]["token"]
+    client.write("cubbyhole/note", value=versioned.decode())
+
     secrets: dict[str, bytes] = {
+        "child token": child["client_token"].encode(),
+        "child accessor": child["accessor"].encode(),
+        "batch token": batch.encode(),
+        "kv v2 canary": versioned,
+        "wrapped canary": wrapped,
+        "wrapping token": wrap_token.encode(),
         "kept canary": kept,
         "overwritten canary": overwritten,
         "deleted canary": deleted,

@@ -22,6 +22,7 @@ from hush.cli.policy import policy_group
 from hush.cli.secrets import secrets_group
 from hush.cli.server import server_command
 from hush.cli.token import token_group
+from hush.cli.transit import transit_group
 
 __all__ = ["cli", "main"]
 
@@ -52,6 +53,7 @@ for _command in (
     cli.add_command(_command)
 kv_group.add_command(kv_metadata_group)
 cli.add_command(audit_group)
+cli.add_command(transit_group)
 
 
 def main() -> None:

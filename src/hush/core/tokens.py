@@ -4,7 +4,7 @@ Storage layout inside the token view (``sys/token/``):
 
 * ``salt`` — random salt for token hashes; ``batch-key`` — AES-256-GCM key for batch tokens.
 * ``id/<hash>`` — a service token's entry under HMAC-SHA256(salt, token); the token is never stored.
-* ``accessor/<accessor>`` — the hash of the token an accessor names.
+* ``accessor/<HMAC(salt, accessor)>`` — the accessor and the hash of the token it names.
 * ``parent/<parent hash>/<child hash>`` — the hierarchy, so revoking a parent finds its children.
 
 Batch tokens are ``hsb.`` + base64url(AES-GCM(batch key, entry)): nothing is stored, they cannot be
@@ -125,6 +125,20 @@ class TokenStore:
         self._salt = None
         self._batch_key = None
 
+    def _accessor_key(self, accessor: str) -> str:
+        # Accessors are indexed by salted hash too, so storage keys (which are not encrypted)
+        # never show one.
+        return _ACCESSOR + hmac_sha256(self._require_salt(), b"accessor:" + accessor.encode()).hex()
+
+    @staticmethod
+    def _accessor_value(entry: TokenEntry) -> bytes:
+        return orjson.dumps({"token_hash": entry.token_hash, "accessor": entry.accessor})
+
+    def _require_salt(self) -> bytes:
+        if self._salt is None:
+            raise RuntimeError("token store is not set up")
+        return self._salt.reveal()
+
     def hash_token(self, token: SecretBytes) -> str:
         """The salted hash under which ``token``'s entry is stored."""
         if self._salt is None:
@@ -158,7 +172,7 @@ class TokenStore:
             raise ValueError("token id already in use")
         ops = [
             TxnOp("put", _ID + entry.token_hash, entry.to_json()),
-            TxnOp("put", _ACCESSOR + entry.accessor, entry.token_hash.encode()),
+            TxnOp("put", self._accessor_key(entry.accessor), self._accessor_value(entry)),
         ]
         if entry.parent_hash:
             ops.append(TxnOp("put", f"{_PARENT}{entry.parent_hash}/{entry.token_hash}", b""))
@@ -218,10 +232,10 @@ class TokenStore:
         """The live entry an accessor names."""
         if not accessor or "/" in accessor:
             return None
-        token_hash = await self._storage.get(_ACCESSOR + accessor)
-        if token_hash is None:
+        blob = await self._storage.get(self._accessor_key(accessor))
+        if blob is None:
             return None
-        return await self._live(token_hash.decode(), time.time())
+        return await self._live(str(orjson.loads(blob)["token_hash"]), time.time())
 
     async def record_use(self, entry: TokenEntry) -> None:
         """Count one use of a limited-use token; the last use revokes it (Vault's ``num_uses``)."""
@@ -255,7 +269,7 @@ class TokenStore:
             found = await self._load(token_hash)
             ops += [TxnOp("delete", _ID + token_hash)]
             if found is not None:
-                ops.append(TxnOp("delete", _ACCESSOR + found.accessor))
+                ops.append(TxnOp("delete", self._accessor_key(found.accessor)))
                 if found.parent_hash:
                     ops.append(TxnOp("delete", f"{_PARENT}{found.parent_hash}/{token_hash}"))
         await self._apply(ops)
@@ -274,7 +288,7 @@ class TokenStore:
             ops.append(TxnOp("delete", f"{_PARENT}{entry.token_hash}/{child_hash}"))
         ops += [
             TxnOp("delete", _ID + entry.token_hash),
-            TxnOp("delete", _ACCESSOR + entry.accessor),
+            TxnOp("delete", self._accessor_key(entry.accessor)),
         ]
         if entry.parent_hash:
             ops.append(TxnOp("delete", f"{_PARENT}{entry.parent_hash}/{entry.token_hash}"))
@@ -291,19 +305,26 @@ class TokenStore:
 
     # -- maintenance -------------------------------------------------------------------------
 
+    async def _accessor_index(self) -> list[tuple[str, dict[str, str]]]:
+        found: list[tuple[str, dict[str, str]]] = []
+        for key in await self._storage.list(_ACCESSOR):
+            blob = None if key.endswith("/") else await self._storage.get(_ACCESSOR + key)
+            if blob is not None:
+                found.append((_ACCESSOR + key, orjson.loads(blob)))
+        return found
+
     async def accessors(self) -> list[str]:
         """Every accessor (for ``auth/token/accessors``)."""
-        return [a for a in await self._storage.list(_ACCESSOR) if not a.endswith("/")]
+        return sorted(value["accessor"] for _, value in await self._accessor_index())
 
     async def tidy(self) -> dict[str, int]:
         """Remove expired tokens, dangling accessors and dangling parent links."""
         now = time.time()
         counts = {"expired": 0, "dangling_accessors": 0, "dangling_children": 0}
-        for accessor in await self.accessors():
-            token_hash = await self._storage.get(_ACCESSOR + accessor)
-            entry = await self._load(token_hash.decode()) if token_hash else None
+        for key, value in await self._accessor_index():
+            entry = await self._load(value["token_hash"])
             if entry is None:
-                await self._storage.delete(_ACCESSOR + accessor)
+                await self._storage.delete(key)
                 counts["dangling_accessors"] += 1
             elif entry.expired(now):
                 counts["expired"] += await self.revoke_tree(entry)
