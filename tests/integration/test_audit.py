@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -59,16 +61,53 @@ def test_enable_list_hash_and_disable(sealed_server: ServerFactory, tmp_path: Pa
     assert client.sys.list_enabled_audit_devices()["data"] == {}
 
 
+class _Collector:
+    """A local TCP server that keeps every byte a socket audit device sends."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        self._server.settimeout(20)
+        try:
+            conn, _ = self._server.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(20)
+            while chunk := conn.recv(65536):
+                self.data += chunk
+
+    def close(self) -> None:
+        self._server.close()
+        self._thread.join(5)
+
+
 def test_canary_never_in_clear_in_audit_log(sealed_server: ServerFactory, tmp_path: Path) -> None:
     server, client = _unsealed(sealed_server)
     log = tmp_path / "audit.log"
     client.sys.enable_audit_device("file", options={"file_path": str(log)})
+    collector = _Collector()
+    client.sys.enable_audit_device(
+        "socket", path="sock", options={"address": f"127.0.0.1:{collector.port}"}
+    )
     canary = f"canary-{uuid.uuid4().hex}"
     client.sys.enable_secrets_engine("kv", path="kv")
     client.secrets.kv.v1.create_or_update_secret(
         f"dir/{uuid.uuid4().hex}", {"v": canary}, mount_point="kv"
     )
     client.secrets.kv.v1.list_secrets("dir", mount_point="kv")
+    client.sys.enable_secrets_engine("kv", path="kv2", options={"version": "2"})
+    v2 = client.secrets.kv.v2
+    v2.create_or_update_secret("s", {"v": canary}, mount_point="kv2")
+    read = v2.read_secret_version("s", mount_point="kv2", raise_on_deleted_version=True)
+    assert read["data"]["data"] == {"v": canary}
+    v2.list_secrets("", mount_point="kv2")
+    v2.delete_metadata_and_all_versions("s", mount_point="kv2")
     # The canary used as a token, as a policy-denied request, and in malformed input.
     client.auth.token.create(id=canary, policies=["default"])
     with pytest.raises(hvac.exceptions.Forbidden):
@@ -76,6 +115,10 @@ def test_canary_never_in_clear_in_audit_log(sealed_server: ServerFactory, tmp_pa
     with pytest.raises(hvac.exceptions.Forbidden):
         server.client(canary + "x").secrets.kv.v1.read_secret("nope", mount_point="kv")
     client.auth.token.revoke(canary)
+    client.sys.disable_audit_device("sock")
+    collector.close()
+    assert b"hmac-sha256:" in collector.data  # positive control: the stream carried entries
+    assert canary.encode() not in bytes(collector.data)
     assert canary not in log.read_text()
     assert canary not in server.log_text()
 
