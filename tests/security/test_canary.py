@@ -130,6 +130,15 @@ def _exercise(server: HushProcess, dump: Dump) -> None:
     kv.create_or_update_secret("app/wrapped", {"v": wrapped.decode()}, mount_point="kv")
     wrap_token = client.read("kv/app/wrapped", wrap_ttl="5m")["wrap_info"]["token"]
     client.write("cubbyhole/note", value=versioned.decode())
+    client.sys.enable_secrets_engine("transit")
+    client.secrets.transit.create_key("k", exportable=True, key_type="aes256-gcm96")
+    exported = client.secrets.transit.export_key("k", key_type="encryption-key")
+    transit_key = base64.b64decode(exported["data"]["keys"]["1"])
+    plaintext = _canary()
+    ciphertext = client.secrets.transit.encrypt_data("k", base64.b64encode(plaintext).decode())[
+        "data"
+    ]["ciphertext"]
+    assert ciphertext.startswith("vault:v1:")
 
     secrets: dict[str, bytes] = {
         "child token": child["client_token"].encode(),
@@ -138,6 +147,8 @@ def _exercise(server: HushProcess, dump: Dump) -> None:
         "kv v2 canary": versioned,
         "wrapped canary": wrapped,
         "wrapping token": wrap_token.encode(),
+        "transit key": transit_key,
+        "transit plaintext": plaintext,
         "kept canary": kept,
         "overwritten canary": overwritten,
         "deleted canary": deleted,
