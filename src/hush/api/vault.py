@@ -19,14 +19,20 @@ from urllib.parse import parse_qsl
 import orjson
 
 from hush.core.core import Core
-from hush.core.errors import HushError, InvalidRequest, MethodNotAllowed, PayloadTooLarge
+from hush.core.errors import (
+    HeadersTooLarge,
+    HushError,
+    InvalidRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+)
 from hush.core.request import Operation, Request, Response
 from hush.core.ttl import parse_ttl
 from hush.crypto import SecretBytes
 from hush.logs import REQUEST_ID
 from hush.storage.base import StorageError
 
-__all__ = ["DEFAULT_MAX_REQUEST_SIZE", "VaultAPI"]
+__all__ = ["DEFAULT_MAX_REQUEST_SIZE", "MAX_HEADER_BYTES", "VaultAPI"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,6 +40,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
+# h11 refuses a request head over 16 KiB only when it arrives in pieces; checking the headers here
+# as well makes the limit the same however the bytes reach the socket.
+MAX_HEADER_BYTES = 16 * 1024
 _PREFIX = "/v1/"
 _WRITE_METHODS = {"POST": Operation.UPDATE, "PUT": Operation.UPDATE}
 _METHOD_OPERATIONS = {
@@ -203,6 +212,8 @@ class VaultAPI:
         raw_path: str = scope["path"]
         if not raw_path.startswith(_PREFIX):
             return 404, {"errors": []}
+        if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+            raise HeadersTooLarge(f"request header fields exceed {MAX_HEADER_BYTES} bytes")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         operation = _METHOD_OPERATIONS.get(method)
         if operation is None:

@@ -309,7 +309,9 @@ def rekey_command(
             emit(output, body or {}, rows=_rekey_rows(body or {}, False))
             return
         if cancel:
-            client.delete(endpoint, action="canceling rekey")
+            # Without a sudo token the server wants the attempt's nonce to cancel it.
+            params = {"nonce": nonce} if nonce else None
+            client.request("DELETE", endpoint, params=params, action="canceling rekey")
             click.echo("Success! Canceled rekeying (if it was started)")
             return
         current = client.read(endpoint, action="reading rekey status") or {}
@@ -409,7 +411,12 @@ def generate_root_command(
             emit(output, body, rows=_root_rows(body))
             return
         if cancel:
-            client.delete("sys/generate-root/attempt", action="canceling root generation")
+            client.request(
+                "DELETE",
+                "sys/generate-root/attempt",
+                params={"nonce": nonce} if nonce else None,
+                action="canceling root generation",
+            )
             click.echo("Success! Root token generation canceled (if it was started)")
             return
         current = client.read("sys/generate-root/attempt", action="reading status") or {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AlreadyInitialized",
     "Conflict",
+    "HeadersTooLarge",
     "HushError",
     "InvalidRequest",
     "MethodNotAllowed",
@@ -94,6 +95,12 @@ class PayloadTooLarge(HushError):
     """The request body exceeds the listener's ``max_request_size`` (413)."""
 
     status = 413
+
+
+class HeadersTooLarge(HushError):
+    """The request's header fields add up to more than the front end accepts (431)."""
+
+    status = 431
 
 
 class Sealed(HushError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from hush.core.acl import sanitize_policies
+from hush.core.acl import ROOT_POLICY, sanitize_policies
 from hush.core.errors import InvalidRequest
 from hush.core.mounts import MountEntry
 from hush.core.request import LoginResult, Request
@@ -48,13 +48,19 @@ async def issue_login_token(
         policies = sanitize_policies(login.policies, add_default=not login.no_default_policy)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
+    if ROOT_POLICY in policies:
+        # Vault's rule: whoever may write a user's or role's policies (no sudo needed) must not
+        # be able to mint root through a login, whatever spelling of "root" they stored.
+        raise InvalidRequest("auth methods cannot create root tokens")
     ttl, max_ttl = _ttls(login, mount)
     now = time.time()
     entry = TokenEntry(
         accessor="",
         policies=policies,
         path=request.path,
-        display_name=f"{mount.path.rstrip('/').replace('/', '-')}-{login.display_name}",
+        display_name="-".join(
+            part for part in (mount.path.rstrip("/").replace("/", "-"), login.display_name) if part
+        ),
         creation_time=now,
         creation_ttl=ttl,
         expire_time=now + ttl if ttl else 0.0,

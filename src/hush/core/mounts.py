@@ -6,6 +6,7 @@ and a backend can only name keys inside its own view.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -220,6 +221,11 @@ class MountTable:
             self.entries[path] = entry
             raise
         if new_options == entry.options:
+            # Same backend instance: hand it the new settings (TTLs, lockout) it reads per call.
+            running = self.backends[path]
+            running.context = dataclasses.replace(
+                running.context, config=dict(updated.config), options=dict(updated.options)
+            )
             return
         old_backend = self.backends[path]
         self.upgrading.add(path)

@@ -155,6 +155,8 @@ class TokenBackend(Backend):
             data["period"] = entry.period
         if entry.role:
             data["role"] = entry.role
+        if entry.bound_cidrs:
+            data["bound_cidrs"] = list(entry.bound_cidrs)
         return data
 
     # -- helpers -----------------------------------------------------------------------------

@@ -45,6 +45,14 @@ class TokenRole:
     token_bound_cidrs: list[str] = field(default_factory=list)
     allowed_entity_aliases: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Policy names have one normal form and the role compares only that form, so that
+        # disallowing "Admin" also disallows "admin" (Vault lowercases role policy lists too).
+        self.allowed_policies = _canonical(self.allowed_policies)
+        self.disallowed_policies = _canonical(self.disallowed_policies)
+        self.allowed_policies_glob = _canonical(self.allowed_policies_glob)
+        self.disallowed_policies_glob = _canonical(self.disallowed_policies_glob)
+
     def to_json(self) -> bytes:
         """Serialise for storage."""
         return orjson.dumps(asdict(self))
@@ -137,6 +145,10 @@ def plan_token(
     if min(wish.ttl, wish.explicit_max_ttl, wish.period) < 0:
         raise InvalidRequest("ttl, explicit_max_ttl and period must not be negative")
     policies = _choose_policies(parent, wish, role)
+    if ROOT_POLICY in policies and not parent.is_root:
+        # Vault's rule, checked on the final list so that a role allowing "root" (in any
+        # spelling that canonicalises to it) cannot mint root for a non-root caller.
+        raise InvalidRequest("root tokens may not be created without parent token being root")
     no_default = wish.no_default_policy or (role is not None and role.token_no_default_policy)
     if not no_default and ROOT_POLICY not in policies and DEFAULT_POLICY not in policies:
         policies.append(DEFAULT_POLICY)

@@ -8,17 +8,27 @@ validates the fields; :meth:`PreparedCall.run` invokes the handler.
 from __future__ import annotations
 
 import fnmatch
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from hush.barrier.view import LogicalStorage
-from hush.core.errors import MethodNotAllowed, NotFound
+from hush.core.errors import InvalidRequest, MethodNotAllowed, NotFound
 from hush.core.request import Operation, Request, Response
 from hush.framework.fields import FieldData
 from hush.framework.path import Path, PathMatch
+from hush.storage.base import InvalidKeyError
 
 __all__ = ["Backend", "BackendContext", "PreparedCall"]
+
+# The "unrecognized parameters" warning names at most this many (a body may carry a million).
+_MAX_NAMED_UNKNOWN = 20
+
+
+def _invalid_path() -> InvalidRequest:
+    # A path the storage cannot hold is the caller's mistake, not a server failure.
+    return InvalidRequest("invalid path: too long, or contains a NUL character")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +59,10 @@ class PreparedCall:
             return self.backend.help_response(self.match)
         spec = self.match.path.operations[self.operation]
         assert self.fields is not None
-        response = await spec.handler(self.request, self.fields)
+        try:
+            response = await spec.handler(self.request, self.fields)
+        except InvalidKeyError:
+            raise _invalid_path() from None
         if self.warnings:
             response = response or Response()
             response.warnings = [*self.warnings, *response.warnings]
@@ -87,6 +100,14 @@ class Backend:
     async def periodic(self, now: float) -> None:
         """Background work due at ``now`` (key rotation, tidying); called by the scheduler."""
 
+    async def locked_users(self) -> list[dict[str, Any]]:
+        """Users an auth method has locked out (``sys/locked-users``); none by default."""
+        return []
+
+    async def unlock(self, alias: str) -> bool:
+        """Lift a lockout; ``False`` when the method has no such locked user."""
+        return False
+
     def is_unauthenticated(self, mount_path: str) -> bool:
         """Whether ``mount_path`` may be called without a token (globs like ``login/*``)."""
         return any(fnmatch.fnmatchcase(mount_path, pattern) for pattern in self.unauthenticated)
@@ -118,12 +139,8 @@ class Backend:
             operation = await self._resolve_write(path, request, fields)
         if operation not in path.operations:
             raise MethodNotAllowed
-        unknown = sorted(set(request.data) - set(path.fields)) if path.fields else []
-        warnings = (
-            (f"Endpoint ignored these unrecognized parameters: [{' '.join(unknown)}]",)
-            if unknown and not path.arbitrary_input
-            else ()
-        )
+        unknown = set(request.data) - set(path.fields) if path.fields else set()
+        warnings = (_unknown_warning(unknown),) if unknown and not path.arbitrary_input else ()
         return PreparedCall(self, request, found, operation, fields, warnings)
 
     async def _resolve_write(self, path: Path, request: Request, fields: FieldData) -> Operation:
@@ -131,7 +148,11 @@ class Backend:
         # missing object is a create. A path that only declares one of the two takes that one.
         ops = path.operations
         if path.exists is not None and Operation.CREATE in ops and Operation.UPDATE in ops:
-            return Operation.UPDATE if await path.exists(request, fields) else Operation.CREATE
+            try:
+                exists = await path.exists(request, fields)
+            except InvalidKeyError:
+                raise _invalid_path() from None
+            return Operation.UPDATE if exists else Operation.CREATE
         if Operation.UPDATE in ops:
             return Operation.UPDATE
         return Operation.CREATE
@@ -143,3 +164,11 @@ class Backend:
         if found is not None:
             openapi["paths"]["/" + found.path.openapi_path()] = found.path.openapi_item()
         return Response(raw_body={"help": text, "openapi": openapi, "see_also": None})
+
+
+def _unknown_warning(unknown: set[str]) -> str:
+    """Vault's ignored-parameters warning: the first few names (sorted), then a count."""
+    named = heapq.nsmallest(_MAX_NAMED_UNKNOWN, unknown)
+    more = len(unknown) - len(named)
+    suffix = f" and {more} more" if more else ""
+    return f"Endpoint ignored these unrecognized parameters: [{' '.join(named)}]{suffix}"

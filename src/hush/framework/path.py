@@ -84,8 +84,12 @@ class Path:
         template = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.pattern)
         return re.sub(r"[\\^$?()|]", "", template).replace(".*", "").replace(".+", "")
 
-    def openapi_item(self) -> dict[str, Any]:
-        """An OpenAPI path item object for this endpoint."""
+    def openapi_item(self, mount: str = "") -> dict[str, Any]:
+        """An OpenAPI path item object for this endpoint mounted at ``mount``.
+
+        The mount goes into every ``operationId``, which OpenAPI requires to be unique in the
+        document (two KV mounts declare the same patterns).
+        """
         params = re.findall(r"\(\?P<(\w+)>", self.pattern)
         item: dict[str, Any] = {"description": self.synopsis}
         if params:
@@ -104,24 +108,19 @@ class Path:
             method, extra = _OPENAPI_METHODS[op]
             entry: dict[str, Any] = {
                 "summary": spec.summary or self.synopsis,
-                "operationId": _operation_id(self.pattern, op),
+                "operationId": _operation_id(mount + self.pattern, op),
                 "responses": {"200": {"description": "OK"}, "204": {"description": "empty body"}},
             }
             entry.update(extra)
             if method in ("post", "patch") and body_fields:
-                entry["requestBody"] = {
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    k: v.openapi_schema() for k, v in body_fields.items()
-                                },
-                                "required": sorted(k for k, v in body_fields.items() if v.required),
-                            }
-                        }
-                    }
+                schema: dict[str, Any] = {
+                    "type": "object",
+                    "properties": {k: v.openapi_schema() for k, v in body_fields.items()},
                 }
+                required = sorted(k for k, v in body_fields.items() if v.required)
+                if required:  # OpenAPI 3.0 (JSON Schema draft 4): "required" must not be empty
+                    schema["required"] = required
+                entry["requestBody"] = {"content": {"application/json": {"schema": schema}}}
             item.setdefault(method, entry)
         return item
 

@@ -57,10 +57,14 @@ class DevOptions:
 
 def build_core(storage_kind: str, storage_options: dict[str, str]) -> Core:
     """A core over the named storage backend with every built-in engine registered."""
+    from hush.auth import register_builtin_auth_methods
+
     registry = Registry("secrets engine")
     register_builtin_engines(registry)
+    auth_methods = Registry("auth method")
+    register_builtin_auth_methods(auth_methods)
     storage = open_storage(storage_kind, storage_options)
-    return Core(storage, storage_type=storage_kind, engines=registry)
+    return Core(storage, storage_type=storage_kind, engines=registry, auth_methods=auth_methods)
 
 
 async def _dev_setup(core: Core, dev: DevOptions) -> tuple[str, str]:

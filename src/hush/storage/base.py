@@ -25,6 +25,7 @@ from typing import Literal
 
 __all__ = [
     "DueEntry",
+    "InvalidKeyError",
     "Storage",
     "StorageError",
     "TxnOp",
@@ -61,10 +62,14 @@ class DueEntry:
     due_at: float
 
 
+class InvalidKeyError(ValueError):
+    """A key or list prefix no backend can store (too long, NUL); callers turn it into a 400."""
+
+
 def validate_key(key: str) -> None:
     """Reject keys no backend should store: empty, too long, NUL, or a trailing ``/``."""
     if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key or key.endswith("/"):
-        raise ValueError("invalid storage key")
+        raise InvalidKeyError("invalid storage key")
 
 
 def validate_prefix(prefix: str) -> None:
@@ -72,7 +77,7 @@ def validate_prefix(prefix: str) -> None:
     if prefix and not prefix.endswith("/"):
         raise ValueError("list prefix must be empty or end with '/'")
     if "\x00" in prefix or len(prefix) > MAX_KEY_LENGTH:
-        raise ValueError("invalid list prefix")
+        raise InvalidKeyError("invalid list prefix")
 
 
 def child_entry(prefix: str, key: str) -> str:

@@ -52,8 +52,13 @@ class AuditDeviceError(Exception):
 
 
 def has_control_chars(text: str) -> bool:
-    """Whether ``text`` holds a C0 control character or DEL."""
-    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+    """Whether ``text`` holds a character that is not printable (space aside).
+
+    That is C0 and C1 controls and DEL, but also the line and paragraph separators and the
+    format characters (bidi overrides, zero-width spaces): in a prefix or a file name any of them
+    can split or disguise audit lines for whoever reads them.
+    """
+    return not text.isprintable()
 
 
 def parse_bool(options: Mapping[str, str], name: str, default: bool) -> bool:
@@ -229,6 +234,10 @@ class FileDevice(AuditDevice):
                 raise AuditDeviceError(
                     'option "file_path" must be an absolute path, "stdout" or "discard"'
                 )
+            # Checked here and not only on open, so that skip_test cannot enable a device that
+            # can never write (and, being fail-closed, would then refuse every request).
+            if target.endswith("/") or os.path.isdir(target):
+                raise AuditDeviceError('option "file_path" must name a file, not a directory')
         self.file_path = target
         self.mode = _parse_mode(options.get("mode") or "0600")
         self._chain = chain

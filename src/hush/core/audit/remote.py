@@ -39,11 +39,15 @@ class SocketDevice(AuditDevice):
         self.address = options.get("address", "")
         if not self.address:
             raise AuditDeviceError('option "address" is required for a socket audit device')
+        if has_control_chars(self.address):
+            raise AuditDeviceError('option "address" must not contain control characters')
         self.socket_type = options.get("socket_type") or "tcp"
         if self.socket_type not in ("tcp", "udp", "unix"):
             raise AuditDeviceError('option "socket_type" must be "tcp", "udp" or "unix"')
         if self.socket_type != "unix":
             _split_address(self.address)
+        elif not os.path.isabs(self.address):
+            raise AuditDeviceError('option "address" must be an absolute path for a unix socket')
         try:
             self.write_timeout = float(parse_ttl(options.get("write_timeout") or "2s"))
         except ValueError as exc:

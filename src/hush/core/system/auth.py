@@ -33,7 +33,7 @@ _LOCKOUT_KEYS = {
     "lockout_threshold": "user_lockout_threshold",
     "lockout_duration": "user_lockout_duration",
     "lockout_counter_reset": "user_lockout_counter_reset",
-    "disable_lockout": "user_lockout_disable",
+    "lockout_disable": "user_lockout_disable",
 }
 
 

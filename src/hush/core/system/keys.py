@@ -1,16 +1,23 @@
-"""``sys/key-status``, ``sys/rotate``, ``sys/rekey/*`` and ``sys/generate-root/*``."""
+"""``sys/key-status``, ``sys/rotate``, ``sys/rekey/*`` and ``sys/generate-root/*``.
+
+The rekey and root-generation endpoints need no token (a quorum of share holders may have none).
+Cancelling is where Hush is stricter than Vault: ``DELETE`` of an attempt in progress needs that
+attempt's ``nonce`` (query parameter), or a token with ``sudo`` on the path, so that a caller who
+knows neither cannot throw away the shares an operator has gathered.
+"""
 
 from __future__ import annotations
 
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from hush.core.errors import InvalidRequest, Sealed
+from hush.core.errors import InvalidRequest, PermissionDenied, Sealed
 from hush.core.generate_root import OTP_LENGTH, GenerateRootOperation
 from hush.core.rekey import RekeyOperation
-from hush.core.request import Request, Response
+from hush.core.request import Operation, Request, Response
 from hush.core.shares import decode_share
 from hush.core.system.common import ops
+from hush.crypto import constant_time_equal
 from hush.framework.fields import Field, FieldData, FieldType
 from hush.framework.path import Path
 
@@ -23,6 +30,10 @@ _SHARE_FIELDS = {
     "key": Field(FieldType.STRING, "One unseal key share, hex or base64.", sensitive=True),
     "nonce": Field(FieldType.STRING, "Nonce of the operation in progress."),
 }
+_CANCEL_NONCE = Field(
+    FieldType.STRING,
+    "Nonce of the attempt to cancel (DELETE); not needed with a token that has sudo here.",
+)
 
 
 def _iso(ts: float) -> str:
@@ -58,6 +69,25 @@ class KeyOperations:
         if self.generate_root is None:
             raise InvalidRequest("no root generation in progress")
         return self.generate_root
+
+    async def _check_cancel(self, request: Request, fields: FieldData, nonce: str) -> None:
+        """Refuse a cancel that names neither the attempt's nonce nor comes from a sudo token."""
+        given = fields.string("nonce")
+        if given and constant_time_equal(given, nonce):
+            return
+        try:
+            entry = await self.core.authenticate(request)
+        except PermissionDenied:
+            entry = None
+        if entry is not None:
+            acl = await self.core.acl_for(entry)
+            decision = acl.check(request.path, Operation.DELETE)
+            if decision.root or (decision.allowed and decision.sudo):
+                return
+        raise InvalidRequest(
+            "cancelling needs the nonce of the operation in progress (?nonce=...) "
+            "or a token with sudo on this path"
+        )
 
     def paths(self) -> list[Path]:
         """The key-management endpoints of the system backend."""
@@ -114,8 +144,10 @@ class KeyOperations:
             return Response(raw_body=self.rekey.status())
 
         async def rekey_cancel(request: Request, fields: FieldData) -> None:
-            """Cancel the rekey in progress; the current shares stay valid."""
+            """Cancel the rekey in progress (its nonce or sudo); the current shares stay valid."""
             self._unsealed()
+            if self.rekey is not None:
+                await self._check_cancel(request, fields, self.rekey.collector.nonce)
             self.rekey = None
 
         async def rekey_update(request: Request, fields: FieldData) -> Response:
@@ -139,8 +171,9 @@ class KeyOperations:
             return Response(raw_body=body)
 
         async def verify_cancel(request: Request, fields: FieldData) -> Response:
-            """Restart verification of the new shares from zero."""
+            """Restart verification of the new shares from zero (its nonce or sudo)."""
             operation = self._rekey()
+            await self._check_cancel(request, fields, operation.verification_nonce)
             operation.cancel_verification()
             return Response(raw_body=operation.verify_status())
 
@@ -175,8 +208,10 @@ class KeyOperations:
             return Response(raw_body=self.generate_root.status(include_otp=True))
 
         async def root_cancel(request: Request, fields: FieldData) -> None:
-            """Cancel the root-token generation in progress."""
+            """Cancel the root-token generation in progress (its nonce or sudo)."""
             self._unsealed()
+            if self.generate_root is not None:
+                await self._check_cancel(request, fields, self.generate_root.collector.nonce)
             self.generate_root = None
 
         async def root_update(request: Request, fields: FieldData) -> Response:
@@ -204,6 +239,7 @@ class KeyOperations:
                         "Install the new key only after the new shares are "
                         "proven by sys/rekey/verify.",
                     ),
+                    "nonce": _CANCEL_NONCE,
                 },
             ),
             Path(
@@ -229,6 +265,7 @@ class KeyOperations:
                         sensitive=True,
                     ),
                     "pgp_key": Field(FieldType.STRING, "Not supported yet."),
+                    "nonce": _CANCEL_NONCE,
                 },
             ),
             Path(

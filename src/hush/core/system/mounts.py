@@ -88,13 +88,22 @@ def tune_view(entry: MountEntry) -> dict[str, Any]:
 
 
 def openapi_document(core: Core) -> dict[str, Any]:
-    """The OpenAPI 3 document of every mounted backend's declared paths."""
-    backends: list[tuple[str, Backend]] = [("sys/", core.system)]
+    """The OpenAPI 3 document of every mounted backend's declared paths.
+
+    Like Vault's, it covers the built-in token store and cubbyhole and every auth mount too.
+    """
+    backends: list[tuple[str, Backend]] = [
+        ("sys/", core.system),
+        ("auth/token/", core.token_backend),
+        ("cubbyhole/", core.cubbyhole),
+    ]
     backends += [(path, core.mounts.backends[path]) for path in sorted(core.mounts.backends)]
+    auth = core.auth_mounts.backends
+    backends += [("auth/" + path, auth[path]) for path in sorted(auth)]
     paths: dict[str, Any] = {}
     for prefix, backend in backends:
         for declared in backend.declared_paths:
-            paths["/" + prefix + declared.openapi_path()] = declared.openapi_item()
+            paths["/" + prefix + declared.openapi_path()] = declared.openapi_item(prefix)
     return {
         "openapi": "3.0.2",
         "info": {

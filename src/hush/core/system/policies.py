@@ -21,7 +21,8 @@ _RULES = Field(FieldType.STRING, "Deprecated alias of policy.")
 
 
 def _policy_text(fields: FieldData) -> str:
-    text = fields.string("policy") or fields.string("rules")
+    # "rules" is declared only on the older sys/policy API; sys/policies/acl knows "policy" alone.
+    text = fields.string("policy") or (fields.string("rules") if fields.has("rules") else "")
     if not text:
         raise InvalidRequest("'policy' parameter not supplied or empty")
     # Vault accepts the document base64-encoded as well (no HCL or JSON policy is valid base64).

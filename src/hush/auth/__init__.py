@@ -1,0 +1,15 @@
+"""Built-in auth methods; :func:`register_builtin_auth_methods` adds them to a registry."""
+
+from __future__ import annotations
+
+from hush.auth.approle import AppRoleBackend
+from hush.auth.userpass import UserpassBackend
+from hush.framework.registry import Registry
+
+__all__ = ["register_builtin_auth_methods"]
+
+
+def register_builtin_auth_methods(registry: Registry) -> None:
+    """Register every auth method shipped with Hush."""
+    registry.register("userpass", UserpassBackend)
+    registry.register("approle", AppRoleBackend)
