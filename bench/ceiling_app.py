@@ -1,0 +1,95 @@
+"""The HTTP ceiling: a bare ASGI app answering every request with a KV v2 read's JSON body.
+
+It is served exactly as Hush serves its API (:mod:`hush.server.runtime`): one process,
+``asyncio.run(uvicorn.Server(config).serve())`` on the default asyncio loop, the same
+``uvicorn.Config`` options, ``http="h11"`` unless told otherwise. Whatever Hush's pipeline costs
+on top of this shows as Hush's req/s divided by this app's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+import uvicorn
+
+__all__ = ["app", "kv_read_body", "main"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+
+_CREATED = "2026-01-01T00:00:00.000000000Z"
+
+
+def kv_read_body() -> dict[str, Any]:
+    """The envelope of a KV v2 read of a two-field secret, shaped as Hush renders it."""
+    return {
+        "request_id": str(uuid.uuid4()),
+        "lease_id": "",
+        "renewable": False,
+        "lease_duration": 0,
+        "data": {
+            "data": {"password": "correct-horse-battery-staple", "user": "app"},
+            "metadata": {
+                "version": 1,
+                "created_time": _CREATED,
+                "deletion_time": "",
+                "destroyed": False,
+                "custom_metadata": None,
+            },
+        },
+        "wrap_info": None,
+        "warnings": None,
+        "auth": None,
+        "mount_type": "",
+    }
+
+
+async def app(
+    scope: Scope,
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
+    """Drain the request body, answer 200 with :func:`kv_read_body` (same headers as Hush)."""
+    if scope["type"] != "http":
+        return
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    payload = orjson.dumps(kv_read_body())
+    headers = [
+        (b"cache-control", b"no-store"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def main() -> None:
+    """Serve :func:`app` on ``--host``/``--port`` with the ``--http`` protocol implementation."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--http", choices=("h11", "httptools"), default="h11")
+    args = parser.parse_args()
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        http=args.http,
+    )
+    asyncio.run(uvicorn.Server(config).serve())
+
+
+if __name__ == "__main__":
+    main()

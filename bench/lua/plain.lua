@@ -1,0 +1,1 @@
+-- No request logic: wrk sends its static request (URL and -H headers from the command line).
