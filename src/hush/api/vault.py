@@ -32,7 +32,7 @@ from hush.crypto import SecretBytes
 from hush.logs import REQUEST_ID
 from hush.storage.base import StorageError
 
-__all__ = ["DEFAULT_MAX_REQUEST_SIZE", "MAX_HEADER_BYTES", "VaultAPI"]
+__all__ = ["DEFAULT_MAX_REQUEST_SIZE", "MAX_HEADER_BYTES", "MAX_JSON_DEPTH", "VaultAPI"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,6 +43,9 @@ DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
 # h11 refuses a request head over 16 KiB only when it arrives in pieces; checking the headers here
 # as well makes the limit the same however the bytes reach the socket.
 MAX_HEADER_BYTES = 16 * 1024
+# orjson parses 1024 levels but serialises only 255: a body must stay storable and auditable once
+# wrapped in a stored record or an audit entry, so deeper nesting is refused up front.
+MAX_JSON_DEPTH = 128
 _PREFIX = "/v1/"
 _WRITE_METHODS = {"POST": Operation.UPDATE, "PUT": Operation.UPDATE}
 _METHOD_OPERATIONS = {
@@ -111,7 +114,24 @@ def _parse_json(body: bytes) -> dict[str, Any]:
         raise InvalidRequest(f"failed to parse JSON input: {exc.msg}") from None
     if not isinstance(parsed, dict):
         raise InvalidRequest("failed to parse JSON input: the body must be a JSON object")
+    if _depth_exceeds(parsed, MAX_JSON_DEPTH):
+        raise InvalidRequest(f"JSON input is nested deeper than {MAX_JSON_DEPTH} levels")
     return parsed
+
+
+def _depth_exceeds(value: dict[str, Any], limit: int) -> bool:
+    """Whether containers nest more than ``limit`` deep (iterative: no recursion to exhaust)."""
+    level: list[Any] = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _token(headers: dict[str, str]) -> SecretBytes | None:

@@ -122,7 +122,7 @@ class RekeyOperation:
         """Add a *new* share; on quorum matching the pending key, install it."""
         if self.verification is None or self.pending_key is None:
             raise InvalidRequest("no rekey verification in progress")
-        if nonce and nonce != self.verification_nonce:
+        if not nonce or nonce != self.verification_nonce:
             raise InvalidRequest("provided nonce does not match the current verification nonce")
         self.verification.add(share)
         if not self.verification.complete:

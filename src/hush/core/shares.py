@@ -135,6 +135,10 @@ class ShareCollector:
             raise InvalidRequest(f"failed to combine key shares: {exc}") from None
 
     def check_nonce(self, nonce: str | None) -> None:
-        """Refuse a share meant for another attempt (rekey/generate-root send the nonce)."""
-        if nonce is not None and nonce not in ("", self.nonce):
+        """Refuse a share that does not name this attempt's nonce (rekey, generate-root).
+
+        Required, as in Vault: otherwise anyone could feed garbage shares into an operator's
+        attempt and make it fail, wasting the shares already given.
+        """
+        if not nonce or nonce != self.nonce:
             raise InvalidRequest("provided nonce does not match the current operation's nonce")

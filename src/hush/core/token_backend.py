@@ -196,6 +196,13 @@ class TokenBackend(Backend):
         caps = [entry.creation_time + MAX_TOKEN_TTL] if not entry.period else []
         if entry.explicit_max_ttl:
             caps.append(entry.creation_time + entry.explicit_max_ttl)
+        if entry.parent_hash:
+            # A child never outlives its parent, after renewal as at creation.
+            parent = await self.tokens.lookup_hash(entry.parent_hash)
+            if parent is None:
+                raise InvalidRequest("the parent of this token is no longer valid")
+            if parent.expire_time:
+                caps.append(parent.expire_time)
         expire = min([expire, *caps])
         if expire <= now:
             raise InvalidRequest("past the max TTL, cannot renew")

@@ -228,6 +228,10 @@ class TokenStore:
             return None
         return entry
 
+    async def lookup_hash(self, token_hash: str) -> TokenEntry | None:
+        """The live service-token entry stored under ``token_hash``."""
+        return await self._live(token_hash, time.time())
+
     async def lookup_accessor(self, accessor: str) -> TokenEntry | None:
         """The live entry an accessor names."""
         if not accessor or "/" in accessor:

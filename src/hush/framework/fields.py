@@ -89,16 +89,23 @@ def _bool(value: Any) -> bool:
     raise ValueError("expected a boolean")
 
 
+_INT64 = range(-(2**63), 2**63)  # Vault's integers are Go's int: wider ones cannot be stored
+
+
 def _int(value: Any) -> int:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value.strip())
-    raise ValueError("expected an integer")
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        result = int(value.strip())
+    else:
+        raise ValueError("expected an integer")
+    if result not in _INT64:
+        raise ValueError("integer out of the 64-bit range")
+    return result
 
 
 def _float(value: Any) -> float:

@@ -10,6 +10,10 @@ share hashes and ``sys/audit-hash`` can answer "is this the value in the log?". 
 * auth blocks keep display names, policies and metadata in clear; only the token and (unless
   ``hmac_accessor=false``) the accessor are hashed;
 * ``log_raw`` skips hashing for that device only: :func:`shape_entry` always works on a copy.
+
+Unlike Vault, the ``error`` text is scrubbed too: a message that quotes a request value (``invalid
+duration "<value>"``) would otherwise put in clear what the entry's data hashes, so each hashed
+value of :data:`MIN_SCRUBBED_LENGTH` characters or more found in it is replaced by its HMAC.
 """
 
 from __future__ import annotations
@@ -21,20 +25,23 @@ from typing import Any
 
 from hush.crypto import SecretBytes
 
-__all__ = ["HASH_PREFIX", "Hasher", "elide_list_response", "shape_entry"]
+__all__ = ["HASH_PREFIX", "MIN_SCRUBBED_LENGTH", "Hasher", "elide_list_response", "shape_entry"]
 
 HASH_PREFIX = "hmac-sha256:"
+# Shorter values ("true", "json", "1h") are not secrets, and replacing them would garble messages.
+MIN_SCRUBBED_LENGTH = 6
 
 
 class Hasher:
     """HMAC-SHA256 under one device's salt, rendered the way Vault renders it."""
 
-    __slots__ = ("_keyed",)
+    __slots__ = ("_keyed", "_last_request")
 
     def __init__(self, salt: SecretBytes) -> None:
         # Keyed once: copying a keyed HMAC skips the key schedule on every value (the audit hot
         # path hashes several values per entry). The object's repr shows no key.
         self._keyed = hmac.new(salt.reveal(), digestmod=hashlib.sha256)
+        self._last_request: tuple[Any, int, frozenset[str], Any] | None = None
 
     def hash(self, value: str | bytes) -> str:
         """``hmac-sha256:<hex>`` of ``value``."""
@@ -56,6 +63,22 @@ class Hasher:
             return [self.hash_structure(item, non_hmac_keys, key) for item in value]
         return value
 
+    def hash_request_data(self, data: Any, non_hmac_keys: frozenset[str], *, first: bool) -> Any:
+        """:meth:`hash_structure` of a request's data, computed once per request.
+
+        A request's data appears in its request entry (``first``) and again, the same object, in
+        its response entry: the second call reuses the hashes and forgets them, so a million-key
+        body costs one pass, not two, and nothing is kept once the request is logged.
+        """
+        last, self._last_request = self._last_request, None
+        same = last is not None and last[0] is data and last[1:3] == (len(data), non_hmac_keys)
+        if same and not first and last is not None:
+            return last[3]
+        hashed = self.hash_structure(data, non_hmac_keys)
+        if first and data:
+            self._last_request = (data, len(data), non_hmac_keys, hashed)
+        return hashed
+
 
 def elide_list_response(data: Mapping[str, Any]) -> dict[str, Any]:
     """Vault's ``elide_list_responses``: ``keys`` and ``key_info`` become their element counts."""
@@ -65,6 +88,39 @@ def elide_list_response(data: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, list | tuple | Mapping):
             out[name] = len(value)
     return out
+
+
+def _quoted_values(error: str, data: Any, non_hmac_keys: frozenset[str]) -> set[str]:
+    """The hashed strings of ``data``, long enough to scrub, that occur in ``error``.
+
+    Iterative, and it tests each value against the (short) error instead of collecting every
+    value first: a million-key body costs one cheap pass.
+    """
+    found: set[str] = set()
+    pending: list[tuple[Any, str]] = [(data, "")]
+    while pending:
+        value, key = pending.pop()
+        if isinstance(value, str):
+            if len(value) >= MIN_SCRUBBED_LENGTH and key not in non_hmac_keys and value in error:
+                found.add(value)
+        elif isinstance(value, Mapping):
+            pending.extend((v, str(k)) for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            pending.extend((item, key) for item in value)
+    return found
+
+
+def _scrub_error(
+    error: str, request: Mapping[str, Any], hasher: Hasher, non_hmac_keys: frozenset[str]
+) -> str:
+    """``error`` with every hashed request value (and the token) it quotes replaced by its HMAC."""
+    secrets = _quoted_values(error, request.get("data"), non_hmac_keys)
+    token = request.get("client_token")
+    if isinstance(token, str) and token and token in error:
+        secrets.add(token)
+    for value in sorted(secrets, key=len, reverse=True):  # longest first: no partial overlap
+        error = error.replace(value, hasher.hash(value))
+    return error
 
 
 def _hash_fields(
@@ -112,11 +168,16 @@ def shape_entry(
     if isinstance(out.get("auth"), Mapping):
         out["auth"] = _hash_fields(out["auth"], auth_fields, hasher, memo)
     request = out.get("request")
+    error = out.get("error")
+    if isinstance(error, str) and error and isinstance(request, Mapping):
+        out["error"] = _scrub_error(error, request, hasher, non_hmac_request_keys)
     if isinstance(request, Mapping):
         names = ("client_token", "client_token_accessor") if hmac_accessor else ("client_token",)
         req = _hash_fields(request, names, hasher, memo)
         if "data" in req:
-            req["data"] = hasher.hash_structure(req["data"], non_hmac_request_keys)
+            req["data"] = hasher.hash_request_data(
+                req["data"], non_hmac_request_keys, first=out.get("type") == "request"
+            )
         out["request"] = req
     if isinstance(response, Mapping):
         resp = dict(response)
