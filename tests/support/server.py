@@ -65,6 +65,7 @@ class HushProcess:
                 return self
             except httpx.TransportError:
                 time.sleep(0.05)
+        self.kill()  # never leak a server that did not come up
         raise RuntimeError(f"hush server did not become ready:\n{self.log_text()}")
 
     def stop(self) -> None:

@@ -27,7 +27,7 @@ import orjson
 from hush.auth.approle.model import Role, SecretIdEntry
 from hush.barrier.view import LogicalStorage
 from hush.core.errors import InvalidRequest
-from hush.crypto import SecretBytes, hmac_sha256, random_bytes
+from hush.crypto import SecretBytes, constant_time_equal, hmac_sha256, random_bytes
 from hush.storage.base import TxnOp
 
 __all__ = ["AppRoleStore"]
@@ -170,7 +170,7 @@ class AppRoleStore:
         if blob is None:
             return None
         raw: dict[str, Any] = orjson.loads(blob)
-        if raw["role_name_hmac"] != self._hmac(role, role.name.encode()):
+        if not constant_time_equal(raw["role_name_hmac"], self._hmac(role, role.name.encode())):
             return None  # an accessor of another role is not this role's business
         return self._secret_key(role, raw["secret_id_hmac"])
 
