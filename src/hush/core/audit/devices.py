@@ -275,7 +275,8 @@ class FileDevice(AuditDevice):
         self._fd = fd
         try:
             info = os.fstat(fd)
-            if self.mode and stat.S_IMODE(info.st_mode) != self.mode:
+            # Only regular files: never re-mode device files (/dev/full) or shared targets.
+            if self.mode and stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) != self.mode:
                 os.fchmod(fd, self.mode)
             tail = _last_line(self.file_path, info) if stat.S_ISREG(info.st_mode) else None
             intact = tail is not None and tail.endswith(b"\n") and self._chain.seq >= 0
