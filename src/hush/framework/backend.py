@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from hush.barrier.view import LogicalStorage
 from hush.core.errors import InvalidRequest, MethodNotAllowed, NotFound
-from hush.core.request import Operation, Request, Response
+from hush.core.request import Operation, Request, Response, SecretLease
 from hush.framework.fields import FieldData
 from hush.framework.path import Path, PathMatch
 from hush.storage.base import InvalidKeyError
@@ -99,6 +99,22 @@ class Backend:
 
     async def periodic(self, now: float) -> None:
         """Background work due at ``now`` (key rotation, tidying); called by the scheduler."""
+
+    async def renew_secret(
+        self, secret_type: str, internal_data: dict[str, Any], increment: int
+    ) -> SecretLease:
+        """Extend a lease this backend issued; returns the granted lease (TTL before capping).
+
+        The expiration manager caps the result by the lease's and the mount's max TTL. Backends
+        whose secrets cannot be renewed keep this default, which refuses.
+        """
+        raise InvalidRequest(f"lease of type {secret_type!r} is not renewable")
+
+    async def revoke_secret(self, secret_type: str, internal_data: dict[str, Any]) -> None:
+        """Destroy a dynamic secret this backend issued (drop the database user, ...).
+
+        Raising lets the expiration manager retry with backoff; the default does nothing.
+        """
 
     async def locked_users(self) -> list[dict[str, Any]]:
         """Users an auth method has locked out (``sys/locked-users``); none by default."""
