@@ -271,6 +271,18 @@ def test_claim_due_holds_entries_until_now_plus_hold(backend: Backend) -> None:
     assert [(e.key, e.due_at) for e in again] == [("lease/1", 130.0)]
 
 
+def test_claim_due_with_prefix_leaves_other_keys_alone(backend: Backend) -> None:
+    store = backend.store
+    for key, due_at in [("lease/a", 5.0), ("leasex", 1.0), ("rotate/b", 2.0), ("lease/b", 3.0)]:
+        backend.run(store.schedule(key, due_at))
+    claimed = backend.run(store.claim_due(10.0, 10, hold=100.0, prefix="lease/"))
+    assert [e.key for e in claimed] == ["lease/b", "lease/a"]
+    # Keys outside the prefix were neither returned nor pushed back.
+    others = backend.run(store.claim_due(10.0, 10))
+    assert [(e.key, e.due_at) for e in others] == [("leasex", 1.0), ("rotate/b", 2.0)]
+    assert backend.run(store.claim_due(10.0, 10, prefix="\U0010ffff")) == []
+
+
 def test_unschedule_removes_entry_and_missing_is_fine(backend: Backend) -> None:
     store = backend.store
     backend.run(store.schedule("k", 1.0))

@@ -29,6 +29,7 @@ from hush.core.errors import (
     RouteNotFound,
     Sealed,
 )
+from hush.core.expiration import ExpirationManager, ExpiryWorker
 from hush.core.login import issue_login_token
 from hush.core.metrics import Metrics
 from hush.core.mounts import AUTH_TABLE_PATH, MountEntry, MountTable
@@ -122,11 +123,15 @@ class Core:
         self.seal_config: SealConfig | None = None
         self.cluster: ClusterInfo | None = None
         self.unseal_progress: ShareCollector | None = None
+        self.expiration = ExpirationManager(self)
         self.system: Backend = SystemBackend(self)
         self.token_backend = TokenBackend(self)
         self.cubbyhole = CubbyholeBackend(self)
         self.tokens.on_revoke.append(self.cubbyhole.destroy)
         self.metrics = Metrics()
+        self.expiry = ExpiryWorker(self.expiration, self.tokens, self.metrics)
+        self.tokens.on_create.append(self.expiration.register_token)
+        self.tokens.on_revoke.append(self.expiration.tokens_revoked)
         self.unauthenticated_metrics = False
         self.log_level = logging.INFO
         self.started_at = time.time()
@@ -199,6 +204,8 @@ class Core:
         await self.policies.setup()
         await self.audit.setup()
         self.scheduler.start()
+        # Starts a task only: unseal reads no lease; the loop claims what is due, in batches.
+        self.expiry.start()
         blob = await self.barrier.get(CLUSTER_INFO_PATH)
         if blob is not None:
             raw = orjson.loads(blob)
@@ -239,6 +246,7 @@ class Core:
         """Drop every key and stop all backends (audit devices checkpoint first)."""
         async with self._lock:
             await self.scheduler.stop()
+            await self.expiry.stop()
             await self.mounts.unload()
             await self.auth_mounts.unload()
             if not self.barrier.sealed:
@@ -334,6 +342,8 @@ class Core:
             await self.tokens.record_use(request.token_entry)
         try:
             response = await call.run()
+            if response is not None and response.secret is not None:
+                await self._register_lease(call, response)
             if response is not None and response.login is not None:
                 mount = self.auth_mounts.entries[request.mount_point[len("auth/") :]]
                 response.auth = await issue_login_token(self, request, mount, response.login)
@@ -344,6 +354,16 @@ class Core:
             raise
         await self._audit_outcome(request, audit, response, None)
         return response
+
+    async def _register_lease(self, call: PreparedCall, response: Response) -> None:
+        """Lease a dynamic secret; if that fails, revoke the secret rather than leak it."""
+        secret = response.secret
+        assert secret is not None
+        try:
+            await self.expiration.register_secret(call.request, response)
+        except Exception:
+            await call.backend.revoke_secret(secret.secret_type, dict(secret.internal_data))
+            raise
 
     async def _audit_outcome(
         self, request: Request, audit: _AuditContext, response: Response | None, error: str | None
@@ -442,7 +462,9 @@ class Core:
             await self.auth_mounts.mount(entry)
 
     async def unmount_auth(self, path: str) -> bool:
-        """Disable an auth method and delete its data."""
+        """Disable an auth method and delete its data, revoking the tokens it issued (Vault)."""
+        if path in self.auth_mounts.entries:
+            await self.expiration.revoke_prefix("auth/" + path)
         async with self._lock:
             return await self.auth_mounts.unmount(path)
 
@@ -454,6 +476,9 @@ class Core:
             await self.auth_mounts.tune(path, config=config, options=None, description=description)
 
     async def unmount(self, path: str) -> bool:
-        """Disable a secrets engine and delete its data."""
+        """Disable a secrets engine and delete its data, after revoking its leases (as Vault)."""
+        entry = self.mounts.entries.get(path)
+        if entry is not None:
+            await self.expiration.revoke_prefix(path)
         async with self._lock:
             return await self.mounts.unmount(path)

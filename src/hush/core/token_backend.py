@@ -208,6 +208,7 @@ class TokenBackend(Backend):
             raise InvalidRequest("past the max TTL, cannot renew")
         entry.expire_time = expire
         await self.tokens.save(entry)
+        await self._core.expiration.token_renewed(entry)
         return entry
 
     def _self_token(self, request: Request) -> SecretBytes:

@@ -107,6 +107,8 @@ class TokenStore:
         self._batch_key: SecretBytes | None = None
         # Called with the hashes of revoked tokens (cubbyholes, leases go with their token).
         self.on_revoke: list[Callable[[list[str]], Awaitable[None]]] = []
+        # Called with each new service token's entry (the expiration manager leases it).
+        self.on_create: list[Callable[[TokenEntry], Awaitable[None]]] = []
 
     async def setup(self) -> None:
         """Load (or create once) the salt and the batch-token key; called on unseal."""
@@ -177,6 +179,8 @@ class TokenStore:
         if entry.parent_hash:
             ops.append(TxnOp("put", f"{_PARENT}{entry.parent_hash}/{entry.token_hash}", b""))
         await self._storage.transaction(ops)
+        for hook in self.on_create:
+            await hook(entry)
         return token
 
     def _seal_batch(self, entry: TokenEntry) -> SecretBytes:

@@ -12,7 +12,8 @@ by ``tests/contract/test_storage_contract.py``:
   find due work without loading everything: ``claim_due(now, limit, hold)`` returns up to
   ``limit`` entries with ``due_at <= now`` (earliest first) and pushes each one's ``due_at`` to
   ``now + hold``, so a claimer that dies lets the work come due again; the claimer calls
-  ``unschedule`` when done.
+  ``unschedule`` when done. ``prefix`` limits the claim to keys starting with it, so
+  independent claimers (lease expiry ``lease/``, rotation) never push each other's work back.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "StorageError",
     "TxnOp",
     "child_entry",
+    "prefix_upper_bound",
     "validate_key",
     "validate_ops",
     "validate_prefix",
@@ -78,6 +80,16 @@ def validate_prefix(prefix: str) -> None:
         raise ValueError("list prefix must be empty or end with '/'")
     if "\x00" in prefix or len(prefix) > MAX_KEY_LENGTH:
         raise InvalidKeyError("invalid list prefix")
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix`` (``None``: none)."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            return prefix[:-1] + chr(last + 1)
+        prefix = prefix[:-1]
+    return None
 
 
 def child_entry(prefix: str, key: str) -> str:
@@ -139,6 +151,9 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
-        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``.
+
+        Only keys starting with ``prefix`` are claimed (all keys when it is empty).
+        """

@@ -23,6 +23,7 @@ from hush.storage.base import (
     StorageError,
     TxnOp,
     child_entry,
+    prefix_upper_bound,
     validate_key,
     validate_ops,
     validate_prefix,
@@ -158,16 +159,23 @@ class SQLiteStorage(Storage):
         await self._write("unschedule", lambda db: db.execute(sql, (key,)))
 
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
-        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+        """Claim up to ``limit`` due entries under ``prefix``; ``due_at`` becomes ``now + hold``."""
+        upper = prefix_upper_bound(prefix)
+        # Two fixed statements (no string building): with and without an upper bound.
+        sql = (
+            "SELECT key, due_at FROM due WHERE due_at <= ? AND key >= ? AND key < ?"
+            " ORDER BY due_at, key LIMIT ?"
+            if upper is not None
+            else "SELECT key, due_at FROM due WHERE due_at <= ? AND key >= ?"
+            " ORDER BY due_at, key LIMIT ?"
+        )
+        bounds: tuple[str, ...] = (prefix,) if upper is None else (prefix, upper)
 
         def claim(db: sqlite3.Connection) -> builtins.list[DueEntry]:
             # Uses the due_by_time index: a range scan from the earliest entry, stopped by LIMIT.
-            rows = db.execute(
-                "SELECT key, due_at FROM due WHERE due_at <= ? ORDER BY due_at, key LIMIT ?",
-                (now, max(limit, 0)),
-            ).fetchall()
+            rows = db.execute(sql, (now, *bounds, max(limit, 0))).fetchall()
             db.executemany(
                 "UPDATE due SET due_at = ? WHERE key = ?", [(now + hold, key) for key, _ in rows]
             )

@@ -10,6 +10,7 @@ from hush.core.system.audit import audit_paths
 from hush.core.system.auth import auth_paths
 from hush.core.system.capabilities import capability_paths
 from hush.core.system.keys import KeyOperations
+from hush.core.system.leases import lease_paths
 from hush.core.system.lockout import lockout_paths
 from hush.core.system.mounts import mount_paths
 from hush.core.system.observability import observability_paths
@@ -58,6 +59,8 @@ class SystemBackend(Backend):
         "leases/revoke-prefix/*",
         "leases/revoke-force/*",
         "leases/lookup/*",
+        "revoke-prefix/*",
+        "revoke-force/*",
         "storage/*",
     )
 
@@ -81,6 +84,7 @@ class SystemBackend(Backend):
             *audit_paths(lambda: self._core.audit),
             *auth_paths(self._core),
             *wrapping_paths(self._core),
+            *lease_paths(self._core),
             *lockout_paths(self._core),
             *observability_paths(self._core),
         ]
