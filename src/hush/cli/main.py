@@ -16,6 +16,7 @@ from hush.cli.generic import (
 )
 from hush.cli.kv import kv_group
 from hush.cli.kv_metadata import kv_metadata_group
+from hush.cli.lease import lease_group
 from hush.cli.login import login_command
 from hush.cli.operator import operator_group, status_command
 from hush.cli.policy import policy_group
@@ -54,6 +55,7 @@ for _command in (
 kv_group.add_command(kv_metadata_group)
 cli.add_command(audit_group)
 cli.add_command(transit_group)
+cli.add_command(lease_group)
 
 
 def main() -> None:

@@ -318,3 +318,55 @@ def test_lease_internal_data_is_encrypted_in_storage() -> None:
         await lc.core.close()
 
     run(main)
+
+
+def test_expired_token_leaves_storage_through_the_due_index() -> None:
+    async def main() -> None:
+        from hush.crypto import SecretBytes
+        from hush.storage.memory import MemoryStorage
+
+        storage = MemoryStorage()
+        lc = await make_core(storage=storage)
+        created = await lc.call("auth/token/create", {"ttl": "1s"}, Operation.UPDATE)
+        assert created is not None and created.auth is not None
+        token = SecretBytes(created.auth["client_token"].encode())
+        await lc.call("cubbyhole/note", {"n": "1"}, Operation.UPDATE, token=token)
+        token_hash = lc.core.tokens.hash_token(token)
+        values: dict[str, bytes] = storage._values
+
+        def stored() -> list[str]:
+            return [k for k in values if token_hash in k]
+
+        assert any(k.startswith("sys/cubbyhole/") for k in stored())
+        assert any(k.startswith("sys/expire/id/auth/token/create/h") for k in stored())
+        assert await lc.core.expiry.expire_due(time.time() + 0.5) == 0
+        await asyncio.sleep(1.05)
+        assert await lc.core.expiry.expire_due() == 1
+        assert stored() == []
+        assert _token_counter(lc) == 1
+        await lc.core.close()
+
+    run(main)
+
+
+def test_renewed_token_moves_its_due_time() -> None:
+    async def main() -> None:
+        lc = await make_core()
+        created = await lc.call("auth/token/create", {"ttl": "60s"}, Operation.UPDATE)
+        assert created is not None and created.auth is not None
+        token = created.auth["client_token"]
+        await lc.call("auth/token/renew", {"token": token, "increment": "600s"}, Operation.UPDATE)
+        assert await lc.core.expiry.expire_due(time.time() + 120) == 0
+        from hush.crypto import SecretBytes
+
+        assert await lc.core.tokens.lookup(SecretBytes(token.encode())) is not None
+        await lc.core.close()
+
+    run(main)
+
+
+def _token_counter(lc: LeaseCore) -> float:
+    value = lc.core.metrics.registry.get_sample_value(
+        "hush_lease_revocations_total", {"kind": "token", "outcome": "revoked"}
+    )
+    return value or 0.0
