@@ -141,7 +141,7 @@ def test_expired_tokens_are_revoked_by_the_expiry_loop(root: hvac.Client) -> Non
 
 
 def test_revoke_prefix_revokes_every_token_created_under_a_path(root: hvac.Client) -> None:
-    root.auth.token.create_role("leasetest", orphan=True)
+    root.adapter.post("/v1/auth/token/roles/leasetest", json={"orphan": True})
     made = [_create(root, "auth/token/create/leasetest", ttl="1h") for _ in range(3)]
     other = _create(root, "auth/token/create-orphan", ttl="1h")
     assert len(_lease_names(root, "auth/token/create/leasetest")) == 3
@@ -246,7 +246,7 @@ def test_cli_lease_lookup_renew_revoke(root: hvac.Client, cli: HushCLI) -> None:
 
 
 def test_cli_lease_revoke_prefix_queued_and_forced(root: hvac.Client, cli: HushCLI) -> None:
-    root.auth.token.create_role("cliprefix", orphan=True)
+    root.adapter.post("/v1/auth/token/roles/cliprefix", json={"orphan": True})
     made = [_create(root, "auth/token/create/cliprefix", ttl="1h") for _ in range(2)]
     queued = cli("lease", "revoke", "-prefix", "auth/token/create/cliprefix")
     assert queued.returncode == 0, queued.stderr

@@ -87,7 +87,9 @@ class ExpiryWorker:
 
     async def _expire_token(self, entry: LeaseEntry, now: float) -> None:
         token = await self._tokens.lookup_hash(entry.token_hash)  # revokes the tree if expired
-        if token is not None and token.expired(now):
+        # The lease expiring before its token means a queued revocation (sync=false, a prefix).
+        lease_due = bool(entry.expire_time) and entry.expire_time <= now
+        if token is not None and (token.expired(now) or lease_due):
             await self._tokens.revoke_tree(token)
             token = None
         if token is None:
