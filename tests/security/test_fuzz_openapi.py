@@ -81,6 +81,9 @@ def _destructive(method: str, path: str) -> bool:
         return True
     if path.startswith(("/sys/rekey/", "/sys/generate-root/", "/auth/token/revoke")):
         return True
+    # Revoking leases by prefix or id can revoke this test's own tokens (their leases).
+    if path.startswith(("/sys/leases/revoke", "/sys/revoke")):
+        return True
     if path.startswith("/sys/audit/") and method != "GET":
         return True
     if path.startswith(("/sys/mounts/", "/sys/auth/")) and method == "DELETE":

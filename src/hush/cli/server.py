@@ -116,6 +116,7 @@ def server_command(
                 sys.exit(1)
     host, port = _split_address(listener.address)
     core = build_core(config.storage.kind, dict(config.storage.options))
+    core.expiration.use_system_ttls(config.default_lease_ttl, config.max_lease_ttl)
     serve(
         core,
         ListenOptions(

@@ -9,6 +9,7 @@ token leases stand for a service token and revoke its whole tree (cubbyhole and 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -88,6 +89,12 @@ class ExpirationManager:
         self.settings = settings or ExpirySettings()
         self.store = LeaseStore(StorageView(core.barrier, "sys/expire/"), core.barrier)
         self.wake = asyncio.Event()
+
+    def use_system_ttls(self, default_ttl: int, max_ttl: int) -> None:
+        """Apply the server configuration's ``default_lease_ttl`` and ``max_lease_ttl``."""
+        self.settings = dataclasses.replace(
+            self.settings, system_default_ttl=default_ttl, system_max_ttl=max_ttl
+        )
 
     # -- registration ------------------------------------------------------------------------
 
