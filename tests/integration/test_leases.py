@@ -97,6 +97,9 @@ def test_lookup_and_renew_errors_match_openbao(root: hvac.Client) -> None:
         root.adapter.put("/v1/sys/leases/renew", json={"lease_id": lease_id, "increment": "x"})
     # Revoking an unknown lease is a quiet 204, as in Vault.
     assert root.sys.revoke_lease("nope/abc").status_code == 204
+    # A prefix of only slashes is refused rather than read as "every lease".
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="prefix is required"):
+        root.adapter.put("/v1/sys/leases/revoke-prefix/%2F", json={})
 
 
 def test_revoking_a_token_lease_revokes_the_token_and_its_children(root: hvac.Client) -> None:

@@ -105,15 +105,23 @@ class Backend:
     ) -> SecretLease:
         """Extend a lease this backend issued; returns the granted lease (TTL before capping).
 
-        The expiration manager caps the result by the lease's and the mount's max TTL. Backends
-        whose secrets cannot be renewed keep this default, which refuses.
+        The expiration manager then applies Vault's ``CalculateTTL``: the caller's ``increment``
+        if given, else the returned ``ttl``, else the mount's default; cut so the lease ends by
+        its issue time plus the smallest of the returned (or original) ``max_ttl``, the mount's
+        ``max_lease_ttl`` and the system max. A non-empty returned ``internal_data`` replaces the
+        stored one; ``renewable`` is taken as returned. Raise a ``HushError`` to refuse (its
+        message reaches the client). Backends whose secrets cannot be renewed keep this default.
         """
         raise InvalidRequest(f"lease of type {secret_type!r} is not renewable")
 
     async def revoke_secret(self, secret_type: str, internal_data: dict[str, Any]) -> None:
         """Destroy a dynamic secret this backend issued (drop the database user, ...).
 
-        Raising lets the expiration manager retry with backoff; the default does nothing.
+        Raising lets the expiration manager retry with backoff (it gives up after a few attempts
+        and marks the lease irrevocable). Only a ``HushError``'s message is stored, logged and
+        shown; other exceptions are recorded by type name, since driver messages may quote
+        connection details. Must be idempotent: a revocation may be retried after a crash.
+        The default does nothing.
         """
 
     async def locked_users(self) -> list[dict[str, Any]]:

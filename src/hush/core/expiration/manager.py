@@ -288,12 +288,15 @@ class ExpirationManager:
     async def revoke_prefix(self, prefix: str, *, sync: bool = True, force: bool = False) -> None:
         """Revoke every lease under ``prefix`` (or the one lease named exactly ``prefix``)."""
         prefix = prefix.strip("/")
-        if prefix and not prefix.endswith("/"):
+        if not prefix:
+            # "revoke-prefix//" must not mean "everything" (Vault's finds nothing there either).
+            raise InvalidRequest("a lease id prefix is required")
+        if not prefix.endswith("/"):
             exact = await self.store.load(prefix)
             if exact is not None:
                 await self.revoke(prefix, sync=sync, force=force)
                 return
-        folder = prefix + "/" if prefix else ""
+        folder = prefix + "/"
         ids = [lease_id async for lease_id in self.store.walk(folder)]
         for position, lease_id in enumerate(ids, start=1):
             entry = await self.store.load(lease_id)
