@@ -370,3 +370,21 @@ def _token_counter(lc: LeaseCore) -> float:
         "hush_lease_revocations_total", {"kind": "token", "outcome": "revoked"}
     )
     return value or 0.0
+
+
+def test_the_loop_stops_on_seal_and_catches_up_after_unseal() -> None:
+    async def main() -> None:
+        lc = await make_core(settings=fast_settings(interval=0.05))
+        first = await lc.creds(ttl=1)
+        await lc.core.seal()
+        await asyncio.sleep(1.2)  # comes due while sealed: nothing may run
+        assert lc.behaviour.attempts == 0
+        await lc.core.unseal_with_key(lc.unseal_key)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not lc.behaviour.revoked:
+            await asyncio.sleep(0.05)
+        revoked = lc.behaviour.revoked
+        assert revoked == [first.data["username"]]  # type: ignore[index]
+        await lc.core.close()
+
+    run(main)
