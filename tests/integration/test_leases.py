@@ -264,3 +264,11 @@ def test_cli_lease_revoke_prefix_queued_and_forced(root: hvac.Client, cli: HushC
     assert "Success! Force revoked any leases with prefix" in forced.stdout
     assert "Warning! Force-removing leases" in forced.stderr
     assert not _token_alive(root, more["token"])
+
+
+def test_cli_token_revoke_mode_path_uses_the_lease_prefix(root: hvac.Client, cli: HushCLI) -> None:
+    root.adapter.post("/v1/auth/token/roles/bypath", json={"orphan": True})
+    made = _create(root, "auth/token/create/bypath", ttl="1h")
+    result = cli("token", "revoke", "-mode=path", "auth/token/create/bypath")
+    assert result.returncode == 0, result.stderr
+    assert not _token_alive(root, made["token"])
