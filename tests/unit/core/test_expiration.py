@@ -388,3 +388,26 @@ def test_the_loop_stops_on_seal_and_catches_up_after_unseal() -> None:
         await lc.core.close()
 
     run(main)
+
+
+def test_an_irrevocable_lease_is_retried_slowly_until_its_backend_recovers() -> None:
+    async def main() -> None:
+        settings = fast_settings(retry_base=1.0, max_attempts=2, irrevocable_retry=600.0)
+        lc = await make_core(settings=settings)
+        lease = await lc.creds(ttl=1)
+        lc.behaviour.fail_times = 3  # two attempts, then one slow retry, all fail
+        moment = time.time() + 2
+        await lc.core.expiry.expire_due(moment)
+        await lc.core.expiry.expire_due(moment + 1)
+        assert (await lc.core.expiration.lookup(lease.lease_id)).irrevocable
+        await lc.core.expiry.expire_due(moment + 599)
+        assert lc.behaviour.attempts == 2
+        await lc.core.expiry.expire_due(moment + 601)  # the slow retry fails too
+        assert lc.behaviour.attempts == 3
+        await lc.core.expiry.expire_due(moment + 1202)  # the database is back
+        assert lc.behaviour.revoked == [lease.data["username"]]  # type: ignore[index]
+        counts = await lc.call("sys/leases/count", {"type": "irrevocable"})
+        assert counts is not None and counts.data == {"lease_count": 0, "counts": {}}
+        await lc.core.close()
+
+    run(main)

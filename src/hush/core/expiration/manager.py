@@ -43,7 +43,10 @@ _MAX_ERROR_LENGTH = 240  # Vault's maxIrrevocableErrorLength
 
 @dataclass(frozen=True, slots=True)
 class ExpirySettings:
-    """Tuning of the expiry loop; the defaults are Vault's (6 attempts, 10 s doubling backoff)."""
+    """Tuning of the expiry loop; the defaults are Vault's (6 attempts, 10 s doubling backoff).
+
+    ``irrevocable_retry`` (0: never) is how often an irrevocable lease is tried again.
+    """
 
     interval: float = 1.0
     batch_size: int = 500
@@ -52,6 +55,7 @@ class ExpirySettings:
     retry_base: float = 10.0
     retry_jitter: float = 0.5
     max_attempts: int = 6
+    irrevocable_retry: float = 3600.0
     system_default_ttl: int = SYSTEM_DEFAULT_TTL
     system_max_ttl: int = SYSTEM_MAX_TTL
 

@@ -6,7 +6,9 @@ future, so a node that dies mid-pass lets them come due again), revokes them con
 per-lease timeout, and claims again until nothing is due. A failed revocation is rescheduled with
 exponential backoff and jitter (Vault: 10 s doubling, six attempts); after ``max_attempts`` the
 lease is marked irrevocable — listed by ``sys/leases?type=irrevocable``, counted in the
-``hush_lease_revocations`` metric, logged without secrets — and is left for ``revoke-force``.
+``hush_lease_revocations`` metric, logged without secrets. Unlike Vault, which leaves it for
+``revoke-force``, Hush keeps retrying it every ``irrevocable_retry`` seconds (an hour), so a
+database that comes back after a long outage still gets its users dropped.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class ExpiryWorker:
     async def _expire_one(self, lease_id: str, now: float) -> None:
         store = self._manager.store
         entry = await store.load(lease_id)
-        if entry is None or entry.irrevocable:
+        if entry is None:
             await store.unschedule(lease_id)
             return
         if entry.kind is LeaseKind.TOKEN:
@@ -104,9 +106,16 @@ class ExpiryWorker:
         reason = exc.reason if isinstance(exc, RevocationFailed) else describe_failure(exc)
         entry.revoke_attempts += 1
         entry.revocation_error = reason
+        # Beyond Vault: irrevocable leases are still retried, slowly, until one attempt works.
+        slow_retry = now + settings.irrevocable_retry if settings.irrevocable_retry else 0
+        if entry.irrevocable:
+            await self._manager.store.save(entry, slow_retry)
+            self._metrics.lease_revocations.labels("secret", "failed").inc()
+            log.warning("irrevocable lease %s still cannot be revoked (%s)", entry.lease_id, reason)
+            return
         if entry.revoke_attempts >= settings.max_attempts:
             entry.irrevocable = True
-            await self._manager.store.save(entry, 0)
+            await self._manager.store.save(entry, slow_retry)
             self._metrics.lease_revocations.labels("secret", "irrevocable").inc()
             log.error(
                 "lease %s is irrevocable after %d failed revocation attempts (last: %s); "
