@@ -411,3 +411,14 @@ def test_an_irrevocable_lease_is_retried_slowly_until_its_backend_recovers() -> 
         await lc.core.close()
 
     run(main)
+
+
+def test_a_path_too_long_to_lease_is_a_400_and_the_secret_is_revoked() -> None:
+    async def main() -> None:
+        lc = await make_core()
+        with pytest.raises(InvalidRequest, match="cannot be leased"):
+            await lc.creds("x" * 2100)
+        assert len(lc.behaviour.revoked) == 1
+        await lc.core.close()
+
+    run(main)

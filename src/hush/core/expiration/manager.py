@@ -26,9 +26,10 @@ from hush.core.expiration.limits import (
     initial_ttl,
     renewal,
 )
-from hush.core.expiration.store import LeaseStore
+from hush.core.expiration.store import LeaseStore, valid_lease_id
 from hush.core.request import Request, Response
 from hush.framework.backend import Backend
+from hush.storage.base import InvalidKeyError
 
 if TYPE_CHECKING:
     from hush.core.core import Core
@@ -144,7 +145,12 @@ class ExpirationManager:
             max_ttl=secret.max_ttl,
             renewable=secret.renewable,
         )
-        await self.store.create(entry)
+        if not valid_lease_id(entry.lease_id):
+            raise InvalidRequest("a secret at this path cannot be leased: invalid path")
+        try:
+            await self.store.create(entry)
+        except InvalidKeyError:
+            raise InvalidRequest("a secret at this path cannot be leased: path too long") from None
         response.lease_id = entry.lease_id
         response.lease_duration = ttl
         response.renewable = secret.renewable

@@ -23,7 +23,7 @@ from hush.barrier.view import LogicalStorage
 from hush.core.expiration.entry import LeaseEntry, index_name
 from hush.storage.base import DueEntry, InvalidKeyError, TxnOp
 
-__all__ = ["DUE_PREFIX", "DueIndex", "LeaseStore"]
+__all__ = ["DUE_PREFIX", "DueIndex", "LeaseStore", "valid_lease_id"]
 
 DUE_PREFIX = "lease/"
 _ID = "id/"
