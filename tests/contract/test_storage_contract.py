@@ -283,6 +283,15 @@ def test_claim_due_with_prefix_leaves_other_keys_alone(backend: Backend) -> None
     assert backend.run(store.claim_due(10.0, 10, prefix="\U0010ffff")) == []
 
 
+def test_unschedule_many_removes_only_the_named_keys(backend: Backend) -> None:
+    store = backend.store
+    for number in range(5):
+        backend.run(store.schedule(f"many/{number}", float(number)))
+    backend.run(store.unschedule_many(["many/1", "many/3", "many/missing"]))
+    backend.run(store.unschedule_many([]))
+    assert [e.key for e in backend.run(store.claim_due(10.0, 10))] == ["many/0", "many/2", "many/4"]
+
+
 def test_unschedule_removes_entry_and_missing_is_fine(backend: Backend) -> None:
     store = backend.store
     backend.run(store.schedule("k", 1.0))

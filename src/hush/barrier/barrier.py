@@ -185,6 +185,11 @@ class Barrier:
         self._require_keys()
         await self._storage.unschedule(key)
 
+    async def unschedule_many(self, keys: Sequence[str]) -> None:
+        """Pass-through to the due-time index."""
+        self._require_keys()
+        await self._storage.unschedule_many(keys)
+
     async def claim_due(
         self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:

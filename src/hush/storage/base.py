@@ -149,6 +149,11 @@ class Storage(abc.ABC):
     async def unschedule(self, key: str) -> None:
         """Remove ``key`` from the due-time index; missing is not an error."""
 
+    async def unschedule_many(self, keys: Sequence[str]) -> None:
+        """Remove several keys from the due-time index (backends override with one statement)."""
+        for key in keys:
+            await self.unschedule(key)
+
     @abc.abstractmethod
     async def claim_due(
         self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""

@@ -91,6 +91,13 @@ class MemoryStorage(Storage):
         validate_key(key)
         self._unschedule(key)
 
+    async def unschedule_many(self, keys: Sequence[str]) -> None:
+        """Remove several keys from the due-time index."""
+        for key in keys:
+            validate_key(key)
+        for key in keys:
+            self._unschedule(key)
+
     async def claim_due(
         self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:

@@ -129,6 +129,7 @@ class PostgreSQLStorage(Storage):
             " ON CONFLICT (key) DO UPDATE SET due_at = EXCLUDED.due_at"
         ).format(**names)
         self._unschedule = sql.SQL("DELETE FROM {due} WHERE key = %s").format(**names)
+        self._unschedule_many = sql.SQL("DELETE FROM {due} WHERE key = ANY(%s)").format(**names)
         self._claim = sql.SQL(_CLAIM_SQL).format(**names)
 
     async def open(self) -> None:
@@ -205,6 +206,13 @@ class PostgreSQLStorage(Storage):
         """Remove ``key`` from the due-time index; missing is not an error."""
         validate_key(key)
         await self._fetch("unschedule", self._unschedule, (key,))
+
+    async def unschedule_many(self, keys: Sequence[str]) -> None:
+        """Remove several keys from the due-time index in one statement."""
+        for key in keys:
+            validate_key(key)
+        if keys:
+            await self._fetch("unschedule", self._unschedule_many, (list(keys),))
 
     async def claim_due(
         self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""

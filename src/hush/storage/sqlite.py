@@ -158,6 +158,15 @@ class SQLiteStorage(Storage):
         sql = "DELETE FROM due WHERE key = ?"
         await self._write("unschedule", lambda db: db.execute(sql, (key,)))
 
+    async def unschedule_many(self, keys: Sequence[str]) -> None:
+        """Remove several keys from the due-time index in one write."""
+        for key in keys:
+            validate_key(key)
+        rows = [(key,) for key in keys]
+        if rows:
+            sql = "DELETE FROM due WHERE key = ?"
+            await self._write("unschedule", lambda db: db.executemany(sql, rows))
+
     async def claim_due(
         self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:

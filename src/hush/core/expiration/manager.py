@@ -264,11 +264,15 @@ class ExpirationManager:
         Raises :class:`RevocationFailed` when the backend fails, unless ``force``: then the
         lease is deleted anyway (``revoke-force``), as Vault does.
         """
+        await self.revoke_without_deleting(entry, force=force)
+        await self.store.delete(entry)
+
+    async def revoke_without_deleting(self, entry: LeaseEntry, *, force: bool = False) -> None:
+        """:meth:`revoke_entry` minus the deletion (the expiry loop deletes a batch at once)."""
         if entry.kind is LeaseKind.TOKEN:
             token = await self._core.tokens.lookup_hash(entry.token_hash)
             if token is not None:
                 await self._core.tokens.revoke_tree(token)
-            await self.store.delete(entry)
             return
         try:
             await self._revoke_secret(entry)
@@ -283,7 +287,6 @@ class ExpirationManager:
                 entry.lease_id,
                 describe_failure(exc),
             )
-        await self.store.delete(entry)
 
     async def _revoke_secret(self, entry: LeaseEntry) -> None:
         found = self._backend(entry)

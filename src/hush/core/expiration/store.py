@@ -16,7 +16,7 @@ when it comes due, and never a lease that no one will expire.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from hush.barrier.view import LogicalStorage
@@ -39,6 +39,9 @@ class DueIndex(Protocol):
 
     async def unschedule(self, key: str) -> None:
         """Remove ``key``."""
+
+    async def unschedule_many(self, keys: Sequence[str]) -> None:
+        """Remove several keys."""
 
     async def claim_due(
         self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
@@ -96,14 +99,22 @@ class LeaseStore:
 
     async def delete(self, entry: LeaseEntry) -> None:
         """Remove a lease, its indexes and its due entry."""
-        ops = [
-            TxnOp("delete", _ID + entry.lease_id),
-            TxnOp("delete", _IRREVOCABLE + index_name(entry.lease_id)),
-        ]
-        if entry.token_hash:
-            ops.append(TxnOp("delete", self._token_key(entry)))
+        await self.delete_many([entry])
+
+    async def delete_many(self, entries: Sequence[LeaseEntry]) -> None:
+        """Remove leases with their indexes in one transaction, then their due entries at once."""
+        ops: builtins.list[TxnOp] = []
+        for entry in entries:
+            ops += [
+                TxnOp("delete", _ID + entry.lease_id),
+                TxnOp("delete", _IRREVOCABLE + index_name(entry.lease_id)),
+            ]
+            if entry.token_hash:
+                ops.append(TxnOp("delete", self._token_key(entry)))
+        if not ops:
+            return
         await self._storage.transaction(ops)
-        await self.unschedule(entry.lease_id)
+        await self._due.unschedule_many([DUE_PREFIX + entry.lease_id for entry in entries])
 
     async def unschedule(self, lease_id: str) -> None:
         """Take ``lease_id`` out of the due-time index."""
