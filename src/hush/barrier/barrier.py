@@ -186,11 +186,11 @@ class Barrier:
         await self._storage.unschedule(key)
 
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
         """Pass-through to the due-time index."""
         self._require_keys()
-        return await self._storage.claim_due(now, limit, hold)
+        return await self._storage.claim_due(now, limit, hold, prefix=prefix)
 
     # -- internals ------------------------------------------------------------------------
 

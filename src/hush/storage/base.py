@@ -12,7 +12,8 @@ by ``tests/contract/test_storage_contract.py``:
   find due work without loading everything: ``claim_due(now, limit, hold)`` returns up to
   ``limit`` entries with ``due_at <= now`` (earliest first) and pushes each one's ``due_at`` to
   ``now + hold``, so a claimer that dies lets the work come due again; the claimer calls
-  ``unschedule`` when done.
+  ``unschedule`` when done. ``prefix`` restricts a claim to one owner's keys (a mount's static
+  role rotations never claim the expiration manager's leases, nor the other way round).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "StorageError",
     "TxnOp",
     "child_entry",
+    "prefix_upper_bound",
     "validate_key",
     "validate_ops",
     "validate_prefix",
@@ -87,6 +89,14 @@ def child_entry(prefix: str, key: str) -> str:
     return rest if slash < 0 else rest[: slash + 1]
 
 
+def prefix_upper_bound(prefix: str) -> str:
+    """The smallest key greater than every key starting with ``prefix`` (which ends with ``/``).
+
+    ``prefix <= key < prefix_upper_bound(prefix)`` is a range an ordered index can scan.
+    """
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def validate_ops(ops: Sequence[TxnOp]) -> None:
     """Check every operation of a transaction up front, so a bad one means none is applied."""
     for op in ops:
@@ -139,6 +149,9 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
-        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``.
+
+        With ``prefix`` (``""`` or ending in ``/``), only keys starting with it are claimed.
+        """

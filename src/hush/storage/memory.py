@@ -92,15 +92,18 @@ class MemoryStorage(Storage):
         self._unschedule(key)
 
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
-        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+        """Claim up to ``limit`` entries due at ``now`` under ``prefix``; see :class:`Storage`."""
+        validate_prefix(prefix)
         claimed: builtins.list[DueEntry] = []
         for due_at, key in self._due_order:
             if len(claimed) >= limit or due_at > now:
                 break
-            claimed.append(DueEntry(key=key, due_at=due_at))
-        del self._due_order[: len(claimed)]
+            if key.startswith(prefix):
+                claimed.append(DueEntry(key=key, due_at=due_at))
+        for entry in claimed:
+            self._unschedule(entry.key)
         for entry in claimed:
             self._due_at[entry.key] = now + hold
             bisect.insort(self._due_order, (now + hold, entry.key))

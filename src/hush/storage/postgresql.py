@@ -24,6 +24,7 @@ from hush.storage.base import (
     StorageError,
     TxnOp,
     child_entry,
+    prefix_upper_bound,
     validate_key,
     validate_ops,
     validate_prefix,
@@ -69,7 +70,8 @@ SELECT k FROM step WHERE k IS NOT NULL
 # move disjoint rows, and a row another node moved past ``now`` is re-checked and skipped.
 _CLAIM_SQL = """
 WITH claimed AS (
-  SELECT key, due_at FROM {due} WHERE due_at <= %(now)s
+  SELECT key, due_at FROM {due}
+  WHERE due_at <= %(now)s AND key >= %(low)s AND (%(high)s::text IS NULL OR key < %(high)s)
   ORDER BY due_at, key LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 )
 UPDATE {due} AS d SET due_at = %(until)s FROM claimed WHERE d.key = claimed.key
@@ -205,12 +207,19 @@ class PostgreSQLStorage(Storage):
         await self._fetch("unschedule", self._unschedule, (key,))
 
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
-        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+        """Claim up to ``limit`` entries due at ``now`` under ``prefix``; see :class:`Storage`."""
+        validate_prefix(prefix)
         if limit <= 0:
             return []
-        params = {"now": now, "limit": limit, "until": now + hold}
+        params = {
+            "now": now,
+            "limit": limit,
+            "until": now + hold,
+            "low": prefix,
+            "high": prefix_upper_bound(prefix) if prefix else None,
+        }
         rows = await self._fetch("claim_due", self._claim, params)
         entries = [DueEntry(key=str(key), due_at=float(due_at)) for key, due_at in rows]
         # RETURNING does not keep the CTE's order.

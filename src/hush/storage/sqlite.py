@@ -23,6 +23,7 @@ from hush.storage.base import (
     StorageError,
     TxnOp,
     child_entry,
+    prefix_upper_bound,
     validate_key,
     validate_ops,
     validate_prefix,
@@ -158,15 +159,18 @@ class SQLiteStorage(Storage):
         await self._write("unschedule", lambda db: db.execute(sql, (key,)))
 
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
-        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+        """Claim up to ``limit`` entries due at ``now`` under ``prefix``; see :class:`Storage`."""
+        validate_prefix(prefix)
+        bounds = (prefix, prefix_upper_bound(prefix)) if prefix else ("", "\U0010ffff")
 
         def claim(db: sqlite3.Connection) -> builtins.list[DueEntry]:
             # Uses the due_by_time index: a range scan from the earliest entry, stopped by LIMIT.
             rows = db.execute(
-                "SELECT key, due_at FROM due WHERE due_at <= ? ORDER BY due_at, key LIMIT ?",
-                (now, max(limit, 0)),
+                "SELECT key, due_at FROM due WHERE due_at <= ? AND key >= ? AND key < ?"
+                " ORDER BY due_at, key LIMIT ?",
+                (now, *bounds, max(limit, 0)),
             ).fetchall()
             db.executemany(
                 "UPDATE due SET due_at = ? WHERE key = ?", [(now + hold, key) for key, _ in rows]
