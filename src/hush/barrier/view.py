@@ -105,9 +105,7 @@ class StorageView:
         self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
         """Claim due entries of this view only; keys come back relative to the view."""
-        claimed = await self._due_index().claim_due(
-            now, limit, hold, prefix=self._prefix + prefix
-        )
+        claimed = await self._due_index().claim_due(now, limit, hold, prefix=self._prefix + prefix)
         return [DueEntry(e.key[len(self._prefix) :], e.due_at) for e in claimed]
 
     async def clear(self) -> None:
