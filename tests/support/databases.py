@@ -159,13 +159,15 @@ class MariaDBTarget:
     def username_template(self) -> str:
         return '{{ printf "' + self.prefix + '%s" (random 10) | lowercase }}'
 
-    def connect(self, user: str, password: str) -> pymysql.connections.Connection:
+    def connect(
+        self, user: str, password: str, *, use_db: bool = True
+    ) -> pymysql.connections.Connection:
         return pymysql.connect(
             host=self.host,
             port=self.port,
             user=user,
             password=password,
-            database=self.dbname,
+            database=self.dbname if use_db else None,
             connect_timeout=5,
             autocommit=True,
         )
@@ -207,7 +209,7 @@ def mariadb_target(admin_dsn: str) -> Iterator[MariaDBTarget]:
     with target.admin_connect() as conn, conn.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{target.dbname}`")
         cursor.execute(
-            f"CREATE USER '{target.root_user}'@'%' IDENTIFIED BY %s", (target.root_password,)
+            f"CREATE USER '{target.root_user}'@'%%' IDENTIFIED BY %s", (target.root_password,)
         )
         # Root-like: may create users and hand out rights on its own database.
         cursor.execute(f"GRANT CREATE USER ON *.* TO '{target.root_user}'@'%'")
