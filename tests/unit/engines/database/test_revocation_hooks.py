@@ -8,6 +8,7 @@ with the same endpoint handlers the server runs.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -129,6 +130,53 @@ def test_mariadb_revoke_drops_the_user(maria_target: MariaDBTarget) -> None:
             with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
                 maria_target.connect(username, password).close()
             await backend.revoke_secret("creds", response.secret.internal_data)
+        finally:
+            await backend.cleanup()
+
+    _run(scenario)
+
+
+def test_periodic_rotates_static_roles_only_when_due(pg_target: PostgresTarget) -> None:
+    async def scenario() -> None:
+        backend, call = _backend()
+        user = f"{pg_target.prefix}static"
+        with pg_target.connect(pg_target.root_user, pg_target.root_password) as conn:
+            conn.execute(f"CREATE ROLE \"{user}\" LOGIN PASSWORD 'initial'")
+        try:
+            await call(
+                Operation.UPDATE,
+                "config/pg",
+                plugin_name="postgresql-database-plugin",
+                connection_url=pg_target.connection_url,
+                username=pg_target.root_user,
+                password=pg_target.root_password,
+                allowed_roles="*",
+            )
+            await call(
+                Operation.UPDATE,
+                "static-roles/s",
+                db_name="pg",
+                username=user,
+                rotation_period=3600,
+            )
+            creds = await call(Operation.READ, "static-creds/s")
+            assert creds is not None and creds.data is not None
+            first = creds.data["password"]
+            assert pg_target.password_works(user, first)
+            start = time.time()
+            await backend.periodic(start + 3500)  # not due yet: nothing is claimed
+            assert await backend.static_roles.rotate_due(start + 3500) == []
+            assert await backend.static_roles.rotate_due(start + 3601) == ["s"]
+            creds = await call(Operation.READ, "static-creds/s")
+            assert creds is not None and creds.data is not None
+            second = creds.data["password"]
+            assert second != first
+            assert pg_target.password_works(user, second)
+            assert not pg_target.password_works(user, first)
+            # Rescheduled one period after the rotation, not re-claimed at once.
+            assert await backend.static_roles.rotate_due(start + 3700) == []
+            await call(Operation.DELETE, "static-roles/s")
+            assert await backend.static_roles.rotate_due(start + 10**6) == []
         finally:
             await backend.cleanup()
 

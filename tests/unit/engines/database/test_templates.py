@@ -1,0 +1,128 @@
+"""Username templates, statement rendering, MySQL DSN parsing and the route table."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hush.barrier.view import StorageView
+from hush.core.errors import InvalidRequest
+from hush.engines.database import DatabaseBackend
+from hush.engines.database.plugins import ConnectionSettings, make_plugin
+from hush.engines.database.plugins.mysql import parse_mysql_dsn
+from hush.engines.database.static_paths import next_rotation
+from hush.engines.database.store import StaticRole
+from hush.engines.database.templates import UsernameTemplate, render_statement, split_statements
+from hush.framework.backend import BackendContext
+from hush.storage.memory import MemoryStorage
+
+SETTINGS = ConnectionSettings("{{username}}:{{password}}@tcp(db:3306)/", "root", "pw")
+
+
+def test_postgres_default_template_matches_vault_shape() -> None:
+    plugin = make_plugin("postgresql-database-plugin", SETTINGS)
+    name = UsernameTemplate(plugin.default_username_template).render(
+        "readonly-role", "userpass-alice"
+    )
+    assert re.fullmatch(r"v-userpass-readonly-[A-Za-z0-9]{20}-\d{10}", name), name
+    assert len(name) <= 63
+
+
+@pytest.mark.parametrize(
+    ("plugin_name", "length"),
+    [("mysql-database-plugin", 32), ("mysql-legacy-database-plugin", 16)],
+)
+def test_mysql_default_templates_truncate_to_the_servers_limit(
+    plugin_name: str, length: int
+) -> None:
+    plugin = make_plugin(plugin_name, SETTINGS)
+    name = UsernameTemplate(plugin.default_username_template).render("a-long-role-name", "token")
+    assert len(name) == length and name.startswith("v-")
+
+
+def test_template_functions_and_pipelines() -> None:
+    template = UsernameTemplate(
+        "app-{{ .RoleName | uppercase }}-{{ .DisplayName | truncate 3 }}"
+        '-{{ "a.b" | replace "." "_" }}'
+    )
+    assert template.render("web", "token") == "app-WEB-tok-a_b"
+    assert len(UsernameTemplate("{{ uuid }}").render("r", "d")) == 36
+    assert UsernameTemplate('{{ printf "%s-%d%%" .RoleName 5 }}').render("r", "d") == "r-5%"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ nosuch 1 }}", 'function "nosuch" not defined'),
+        ("{{ .Secret }}", "can't evaluate field Secret"),
+        ("{{ (.RoleName }}", "unexpected end of action"),
+        ("{{ truncate }}", "unable to generate username"),
+    ],
+)
+def test_bad_templates_are_refused_when_written(source: str, message: str) -> None:
+    with pytest.raises(InvalidRequest, match=re.escape(message)):
+        UsernameTemplate(source)
+
+
+def test_statements_are_split_and_rendered_like_vault() -> None:
+    statements = ['CREATE ROLE "{{name}}"; GRANT x TO "{{name}}";', "  ", "SELECT 1"]
+    assert split_statements(statements) == [
+        'CREATE ROLE "{{name}}"',
+        'GRANT x TO "{{name}}"',
+        "SELECT 1",
+    ]
+    assert render_statement("{{name}}/{{password}}/{{other}}", {"name": "n", "password": "p"}) == (
+        "n/p/{{other}}"
+    )
+
+
+def test_mysql_dsn_forms() -> None:
+    assert parse_mysql_dsn("{{username}}:{{password}}@tcp(db.example:3307)/app", "u", "p:w@") == {
+        "user": "u",
+        "password": "p:w@",
+        "database": "app",
+        "host": "db.example",
+        "port": 3307,
+    }
+    assert parse_mysql_dsn("mysql://{{username}}:{{password}}@h/", "u", "p")["host"] == "h"
+    assert parse_mysql_dsn("u:p@unix(/run/mysqld.sock)/", "", "")["unix_socket"] == (
+        "/run/mysqld.sock"
+    )
+    with pytest.raises(InvalidRequest, match="invalid connection_url"):
+        parse_mysql_dsn("not a dsn", "u", "p")
+
+
+def test_next_rotation_by_period_and_cron() -> None:
+    period = StaticRole("r", "db", "u", rotation_period=60)
+    assert next_rotation(period, 1000.0) == 1060.0
+    daily = StaticRole("r", "db", "u", rotation_schedule="0 0 * * *")
+    # 2026-01-01T12:00:00Z → next midnight UTC.
+    assert next_rotation(daily, 1767268800.0) == 1767312000.0
+
+
+SAMPLE_PATHS = [
+    "config/",
+    "config/pg",
+    "reset/pg",
+    "reload/postgresql-database-plugin",
+    "rotate-root/pg",
+    "roles/",
+    "roles/app",
+    "creds/app",
+    "static-roles/",
+    "static-roles/app",
+    "static-creds/app",
+    "rotate-role/app",
+]
+
+
+def test_every_path_matches_exactly_one_declared_route() -> None:
+    backend = DatabaseBackend(
+        BackendContext(StorageView(MemoryStorage(), "logical/t/"), "database/", "t")  # type: ignore[arg-type]
+    )
+    for sample in SAMPLE_PATHS:
+        matches = [p.pattern for p in backend.declared_paths if p.match(sample) is not None]
+        assert len(matches) == 1, (sample, matches)
+    for path in backend.declared_paths:
+        assert path.synopsis and all(f.description for f in path.fields.values()), path.pattern
