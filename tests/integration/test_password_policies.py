@@ -55,7 +55,7 @@ def test_base64_policy_is_accepted(client: hvac.Client) -> None:
     [
         ('length = 4\nrule "charset" {\n charset = "a"\n min-chars = 5\n}', "require at least 5"),
         ('length = 2\nrule "charset" { charset = "a" }', "between 4 and 100"),
-        ("length = {", "failed to parse policy"),
+        ("length = {", "invalid password policy"),
         ("", "missing policy"),
     ],
 )

@@ -82,7 +82,7 @@ class PasswordPolicy:
                 "specified"
             )
         if problems:
-            raise InvalidRequest("failed to parse policy: " + "; ".join(problems))
+            raise InvalidRequest("invalid password policy: " + "; ".join(problems))
 
     def generate(self) -> str:
         """A new password satisfying every rule (CSPRNG only)."""
@@ -116,10 +116,10 @@ def parse_password_policy(text: str) -> PasswordPolicy:
     document = _json_document(text) if text.lstrip().startswith("{") else _hcl_document(text)
     unknown = sorted(set(document) - {"length", "rule"})
     if unknown:
-        raise InvalidRequest(f"failed to parse policy: unknown key(s): {', '.join(unknown)}")
+        raise InvalidRequest(f"invalid password policy: unknown key(s): {', '.join(unknown)}")
     length = document.get("length")
     if isinstance(length, bool) or not isinstance(length, int):
-        raise InvalidRequest("failed to parse policy: length must be an integer")
+        raise InvalidRequest("invalid password policy: length must be an integer")
     rules = tuple(_rule(block) for block in _rule_blocks(document.get("rule", [])))
     policy = PasswordPolicy(length, rules)
     policy.validate()
@@ -136,7 +136,7 @@ def _hcl_document(text: str) -> dict[str, Any]:
     except Exception as exc:  # python-hcl2 raises lark errors, and others on odd input
         line = getattr(exc, "line", None)
         where = f" at line {line}" if isinstance(line, int) and line > 0 else ""
-        raise InvalidRequest(f"failed to parse policy: invalid HCL{where}") from None
+        raise InvalidRequest(f"invalid password policy: invalid HCL{where}") from None
     return {key: _plain(value) for key, value in parsed.items()}
 
 
@@ -144,9 +144,9 @@ def _json_document(text: str) -> dict[str, Any]:
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"failed to parse policy: line {exc.lineno}: {exc.msg}") from None
+        raise InvalidRequest(f"invalid password policy: line {exc.lineno}: {exc.msg}") from None
     if not isinstance(parsed, dict):
-        raise InvalidRequest("failed to parse policy: expected a JSON object")
+        raise InvalidRequest("invalid password policy: expected a JSON object")
     return parsed
 
 
@@ -155,7 +155,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, str):
         if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
             return process_escape_sequences(value[1:-1])
-        raise InvalidRequest(f"failed to parse policy: {value} is not a literal")
+        raise InvalidRequest(f"invalid password policy: {value} is not a literal")
     if isinstance(value, list):
         return [_plain(item) for item in value]
     if isinstance(value, dict):
@@ -173,12 +173,12 @@ def _rule_blocks(raw: Any) -> list[tuple[str, dict[str, Any]]]:
     groups = raw if isinstance(raw, list) else [raw]
     for group in groups:
         if not isinstance(group, dict):
-            raise InvalidRequest('failed to parse policy: "rule" must be a block')
+            raise InvalidRequest('invalid password policy: "rule" must be a block')
         for kind, body in group.items():
             bodies = body if isinstance(body, list) else [body]
             for item in bodies:
                 if not isinstance(item, dict):
-                    raise InvalidRequest('failed to parse policy: "rule" must be a block')
+                    raise InvalidRequest('invalid password policy: "rule" must be a block')
                 blocks.append((kind, item))
     return blocks
 
@@ -186,18 +186,18 @@ def _rule_blocks(raw: Any) -> list[tuple[str, dict[str, Any]]]:
 def _rule(block: tuple[str, dict[str, Any]]) -> CharsetRule:
     kind, body = block
     if kind != "charset":
-        raise InvalidRequest(f'failed to parse policy: unrecognized rule type "{kind}"')
+        raise InvalidRequest(f'invalid password policy: unrecognized rule type "{kind}"')
     unknown = sorted(set(body) - {"charset", "min-chars"})
     if unknown:
         raise InvalidRequest(
-            f"failed to parse policy: unknown key(s) in charset rule: {', '.join(unknown)}"
+            f"invalid password policy: unknown key(s) in charset rule: {', '.join(unknown)}"
         )
     charset = body.get("charset")
     min_chars = body.get("min-chars", 0)
     if not isinstance(charset, str) or not charset:
-        raise InvalidRequest("failed to parse policy: charset rule needs a non-empty charset")
+        raise InvalidRequest("invalid password policy: charset rule needs a non-empty charset")
     if isinstance(min_chars, bool) or not isinstance(min_chars, int) or min_chars < 0:
-        raise InvalidRequest("failed to parse policy: min-chars must be a non-negative integer")
+        raise InvalidRequest("invalid password policy: min-chars must be a non-negative integer")
     return CharsetRule(charset, min_chars)
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from croniter import croniter
 
 from hush.barrier.view import DueIndex
-from hush.core.errors import InvalidRequest, NotFound
+from hush.core.errors import InvalidRequest
 from hush.core.request import Request, Response
 from hush.engines.database.store import StaticRole, role_from_rotation_key, rotation_key
 from hush.framework.fields import Field, FieldData, FieldType
@@ -254,10 +254,9 @@ class StaticRoles:
         name = fields.string("name")
         role = await self._store.static_role(name)
         if role is None:
-            raise NotFound(f'unknown role: "{name}"')
+            raise InvalidRequest(f"unknown role: {name}")
         data = role.describe(time.time())
         data.pop("rotation_statements", None)
-        data.pop("credential_config", None)
         data.pop("credential_type", None)
         data["password"] = role.password
         return Response(data=data)

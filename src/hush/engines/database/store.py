@@ -50,13 +50,11 @@ class ConnectionConfig:
 
     def describe(self) -> dict[str, Any]:
         """The read response: everything but the password (Vault's shape)."""
-        details: dict[str, Any] = {
-            "connection_url": self.connection_url,
-            "username": self.username,
-            "max_open_connections": self.max_open_connections,
-            "max_idle_connections": self.max_idle_connections,
-            "max_connection_lifetime": f"{self.max_connection_lifetime}s",
-        }
+        details: dict[str, Any] = {"connection_url": self.connection_url, "username": self.username}
+        if self.max_open_connections != 4:
+            details["max_open_connections"] = self.max_open_connections
+        if self.max_connection_lifetime:
+            details["max_connection_lifetime"] = f"{self.max_connection_lifetime}s"
         if self.username_template:
             details["username_template"] = self.username_template
         return {
@@ -66,7 +64,6 @@ class ConnectionConfig:
             "allowed_roles": list(self.allowed_roles),
             "root_credentials_rotate_statements": list(self.root_rotation_statements),
             "password_policy": self.password_policy,
-            "verify_connection": self.verify_connection,
         }
 
 
@@ -94,7 +91,6 @@ class DynamicRole:
             "default_ttl": self.default_ttl,
             "max_ttl": self.max_ttl,
             "credential_type": "password",
-            "credential_config": {},
         }
 
 
@@ -126,7 +122,6 @@ class StaticRole:
             "username": self.username,
             "rotation_statements": list(self.rotation_statements),
             "credential_type": "password",
-            "credential_config": {},
             "last_vault_rotation": _rfc3339(self.last_vault_rotation),
             "ttl": max(int(self.next_rotation - now), 0),
         }

@@ -197,7 +197,9 @@ class MySQLPlugin(DatabasePlugin):
         try:
             await asyncio.to_thread(ping)
         except (pymysql.Error, OSError) as exc:
-            raise self._error("error verifying connection", exc) from None
+            raise self._error(
+                "error creating database object: error verifying connection", exc
+            ) from None
 
     async def execute(
         self, queries: Sequence[str], *, secrets_: Sequence[str] = (), transaction: bool = True

@@ -93,7 +93,9 @@ class PostgreSQLPlugin(DatabasePlugin):
             async with conn:
                 await conn.execute("SELECT 1")
         except (psycopg.Error, OSError, ValueError) as exc:
-            raise self._error("error verifying connection", exc) from None
+            raise self._error(
+                "error creating database object: error verifying connection", exc
+            ) from None
 
     async def execute(
         self, queries: Sequence[str], *, secrets_: Sequence[str] = (), transaction: bool = True
