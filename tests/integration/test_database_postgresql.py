@@ -261,6 +261,18 @@ def test_static_role_validation(db: tuple[hvac.Client, str], pg_target: Postgres
         rotation_window="2h",
     )
     read = client.read(f"{mount}/static-roles/static-cron")["data"]
+    client.write(
+        f"{mount}/config/down",
+        plugin_name="postgresql-database-plugin",
+        connection_url="postgresql://u@127.0.0.1:1/x",
+        verify_connection=False,
+        allowed_roles="*",
+    )
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="Connection refused"):
+        client.write(
+            f"{mount}/static-roles/static-down", db_name="down", username="u", rotation_period="1h"
+        )
+    assert client.read(f"{mount}/static-roles/static-down") is None
     assert read["rotation_schedule"] == "0 0 * * *" and read["rotation_window"] == 7200
     assert 0 < read["ttl"] <= 86400
 

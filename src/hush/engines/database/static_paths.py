@@ -170,7 +170,12 @@ class StaticRoles:
                 raise InvalidRequest(f'"{name}" is not an allowed role')
             now = time.time()
             if old is None:
-                await self.rotate(role, now)  # nothing is stored if the database refuses
+                try:
+                    await self.rotate(role, now)
+                except Exception:
+                    # The database refused the first password: the role is not created.
+                    await self._store.delete_static_role(name)
+                    raise
                 return None
             schedule_changed = (old.rotation_period, old.rotation_schedule) != (
                 role.rotation_period,

@@ -29,6 +29,10 @@ from hush.core.errors import InvalidRequest
 __all__ = ["UsernameTemplate", "render_statement", "split_statements"]
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# Usernames are at most 63 characters in any supported database; a template asking for megabytes
+# of randomness would only stall the server.
+_MAX_RANDOM = 256
+_MAX_RESULT = 4096
 _TOKEN = re.compile(
     r"""\s*(?:
       (?P<string>"(?:[^"\\]|\\.)*")
@@ -58,6 +62,12 @@ def _truncate(length: int, text: str) -> str:
     return text[:length]
 
 
+def _random(length: int) -> str:
+    if not 0 <= length <= _MAX_RANDOM:
+        raise ValueError(f"random length must be between 0 and {_MAX_RANDOM}")
+    return "".join(secrets.choice(_ALNUM) for _ in range(length))
+
+
 def _truncate_sha256(length: int, text: str) -> str:
     if len(text) <= length:
         return text
@@ -69,7 +79,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "printf": _printf,
     "truncate": _truncate,
     "truncate_sha256": _truncate_sha256,
-    "random": lambda n: "".join(secrets.choice(_ALNUM) for _ in range(int(n))),
+    "random": _random,
     "unix_time": lambda: int(time.time()),
     "unix_time_millis": lambda: int(time.time() * 1000),
     "timestamp": lambda fmt="": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
@@ -183,7 +193,12 @@ def _evaluate(node: _Node, fields: Mapping[str, str], piped: tuple[Any, ...] = (
             result = (_evaluate(command, fields, result),)
         return result[0]
     args = [_evaluate(arg, fields) for arg in node.args] + list(piped)
-    return _FUNCTIONS[node.function](*args)
+    value = _FUNCTIONS[node.function](*args)
+    # Every step is bounded, so chained pipes (replace "" "xx" | replace ...) cannot grow
+    # the result exponentially.
+    if isinstance(value, str) and len(value) > _MAX_RESULT:
+        raise ValueError(f"result longer than {_MAX_RESULT} characters")
+    return value
 
 
 class UsernameTemplate:
@@ -213,12 +228,15 @@ class UsernameTemplate:
         """The username for a new credential."""
         fields = {"RoleName": role_name, "DisplayName": display_name}
         try:
-            return "".join(
+            result = "".join(
                 part if isinstance(part, str) else str(_evaluate(part, fields))
                 for part in self._parts
             )
         except (TypeError, ValueError) as exc:
             raise InvalidRequest(f"unable to generate username: {exc}") from None
+        if len(result) > _MAX_RESULT:
+            raise InvalidRequest(f"unable to generate username: longer than {_MAX_RESULT}")
+        return result
 
 
 def render_statement(statement: str, values: Mapping[str, str]) -> str:

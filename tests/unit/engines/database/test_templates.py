@@ -126,3 +126,23 @@ def test_every_path_matches_exactly_one_declared_route() -> None:
         assert len(matches) == 1, (sample, matches)
     for path in backend.declared_paths:
         assert path.synopsis and all(f.description for f in path.fields.values()), path.pattern
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ random 100000000 }}",
+        "{{ random -1 }}",
+        '{{ "ab" ' + '| replace "" "xxxxxxxx" ' * 12 + "}}",
+    ],
+)
+def test_templates_cannot_stall_the_server(source: str) -> None:
+    with pytest.raises(InvalidRequest, match="unable to generate username"):
+        UsernameTemplate(source)
+
+
+def test_mysql_ipv6_and_bad_ports() -> None:
+    assert parse_mysql_dsn("u:p@tcp([::1]:3307)/", "", "")["host"] == "::1"
+    assert parse_mysql_dsn("u:p@tcp(::1)/", "", "")["port"] == 3306
+    with pytest.raises(InvalidRequest, match="bad port"):
+        parse_mysql_dsn("u:p@tcp(h:99999)/", "", "")

@@ -16,13 +16,23 @@ from dataclasses import dataclass
 from hush.core.errors import InvalidRequest
 from hush.engines.database.templates import render_statement, split_statements
 
-__all__ = ["ConnectionSettings", "DatabaseError", "DatabasePlugin", "scrub"]
+__all__ = [
+    "ConnectionSettings",
+    "DatabaseError",
+    "DatabasePlugin",
+    "DatabaseUnreachable",
+    "scrub",
+]
 
 _REDACTED = "[redacted]"
 
 
 class DatabaseError(InvalidRequest):
     """The database refused or could not be reached; the message is safe to show."""
+
+
+class DatabaseUnreachable(DatabaseError):
+    """No connection could be made: nothing ran, so there is nothing to roll back."""
 
 
 def scrub(message: str, secrets_: Iterable[str]) -> str:
@@ -110,6 +120,8 @@ class DatabasePlugin(abc.ABC):
         }
         try:
             await self.execute(self._render(creation, values), secrets_=(password,))
+        except DatabaseUnreachable:
+            raise
         except DatabaseError:
             try:
                 if rollback:

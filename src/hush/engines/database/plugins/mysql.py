@@ -73,10 +73,22 @@ def parse_mysql_dsn(url: str, username: str, password: str) -> dict[str, Any]:
     if match["net"] == "unix":
         args["unix_socket"] = address
     else:
-        host, _, port = address.rpartition(":") if ":" in address else (address, "", "3306")
-        args["host"] = host.strip("[]") or "127.0.0.1"
-        args["port"] = int(port) if port.isdigit() else 3306
+        args["host"], args["port"] = _host_port(address)
     return args
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    """``host:port``, ``[v6]:port``, a bare host or a bare IPv6 address → (host, port)."""
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif address.count(":") == 1:
+        host, _, port = address.partition(":")
+    else:
+        host, port = address, ""
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise DatabaseError(f"invalid connection_url: bad port {port[:10]!r}")
+    return host or "127.0.0.1", int(port) if port else 3306
 
 
 class _Pool:
@@ -180,7 +192,7 @@ class MySQLPlugin(DatabasePlugin):
         try:
             async with self._get_pool().connection() as conn:
                 return await asyncio.to_thread(work, conn)
-        except (pymysql.Error, OSError, DatabaseError) as exc:
+        except Exception as exc:  # driver failures of every kind become a 400
             raise self._error(action, exc, extra) from None
 
     async def verify(self) -> None:

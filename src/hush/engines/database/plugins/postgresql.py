@@ -18,6 +18,7 @@ from hush.engines.database.plugins.base import (
     ConnectionSettings,
     DatabaseError,
     DatabasePlugin,
+    DatabaseUnreachable,
     scrub,
 )
 from hush.engines.database.templates import render_statement
@@ -69,6 +70,25 @@ class PostgreSQLPlugin(DatabasePlugin):
         return DatabaseError(f"{action}: {scrub(text, self._secrets(extra))}")
 
     async def _get_pool(self) -> AsyncConnectionPool:
+        pool = await self._make_pool()
+        if pool.get_stats().get("pool_size", 0) == 0:
+            # The pool keeps retrying an unreachable server until its timeout; one direct
+            # connection when it holds none fails at once, with the driver's own reason.
+            try:
+                await self._probe()
+            except Exception as exc:
+                error = self._error("error connecting to database", exc)
+                raise DatabaseUnreachable(error.message) from None
+        return pool
+
+    async def _probe(self) -> None:
+        conn = await psycopg.AsyncConnection.connect(
+            self._conninfo, connect_timeout=self.settings.connect_timeout
+        )
+        async with conn:
+            await conn.execute("SELECT 1")
+
+    async def _make_pool(self) -> AsyncConnectionPool:
         if self._pool is None:
             pool = AsyncConnectionPool(
                 self._conninfo,
