@@ -300,3 +300,29 @@ def test_cli_reads_dynamic_credentials(
     data = json.loads(out.stdout)["data"]
     with pg_target.connect(data["username"], data["password"]) as conn:
         conn.execute("SELECT 1")
+
+
+def test_hvac_management_methods_behave_as_against_vault(
+    db: tuple[hvac.Client, str], pg_target: PostgresTarget
+) -> None:
+    client, mount = db
+    api = client.secrets.database
+    assert api.list_roles(mount_point=mount)["data"]["keys"] == ["app"]
+    user = _static_user(pg_target)
+    api.create_static_role("static-a", "pg", user, [], rotation_period="1h", mount_point=mount)
+    assert api.list_static_roles(mount_point=mount)["data"]["keys"] == ["static-a"]
+    assert api.read_static_role("static-a", mount_point=mount)["data"]["username"] == user
+    api.reset_connection("pg", mount_point=mount)
+    creds = api.generate_credentials("app", mount_point=mount)["data"]  # reconnects after reset
+    assert pg_target.password_works(creds["username"], creds["password"])
+    reload = client.write(f"{mount}/reload/postgresql-database-plugin")["data"]
+    assert reload == {"connections": ["pg"], "count": 1}
+    api.delete_static_role("static-a", mount_point=mount)
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="unknown role"):
+        api.get_static_credentials("static-a", mount_point=mount)
+    api.delete_role("app", mount_point=mount)
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="unknown role: app"):
+        api.generate_credentials("app", mount_point=mount)
+    api.delete_connection("pg", mount_point=mount)
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        api.list_connections(mount_point=mount)

@@ -213,7 +213,6 @@ def mariadb_target(admin_dsn: str) -> Iterator[MariaDBTarget]:
         )
         # Root-like: may create users and hand out rights on its own database.
         cursor.execute(f"GRANT CREATE USER ON *.* TO '{target.root_user}'@'%'")
-        cursor.execute(f"GRANT SELECT ON mysql.user TO '{target.root_user}'@'%'")
         cursor.execute(
             f"GRANT ALL PRIVILEGES ON `{target.dbname}`.* TO '{target.root_user}'@'%'"
             " WITH GRANT OPTION"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -121,3 +122,8 @@ class StorageView:
                     keys.append(folder + child)
         for start in range(0, len(keys), 500):
             await self.transaction([TxnOp("delete", k) for k in keys[start : start + 500]])
+        if isinstance(self._parent, DueIndex):
+            # The view's due-time entries go too, or nobody would ever claim them again.
+            while entries := await self.claim_due(math.inf, 500):
+                for entry in entries:
+                    await self.unschedule(entry.key)

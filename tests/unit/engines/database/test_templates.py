@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -146,3 +147,17 @@ def test_mysql_ipv6_and_bad_ports() -> None:
     assert parse_mysql_dsn("u:p@tcp(::1)/", "", "")["port"] == 3306
     with pytest.raises(InvalidRequest, match="bad port"):
         parse_mysql_dsn("u:p@tcp(h:99999)/", "", "")
+
+
+def test_clearing_a_view_drops_its_due_time_entries_only() -> None:
+    async def scenario() -> None:
+        storage = MemoryStorage()
+        mine = StorageView(storage, "logical/a/")  # type: ignore[arg-type]
+        other = StorageView(storage, "logical/b/")  # type: ignore[arg-type]
+        await mine.put("static-role/x", b"{}")
+        await mine.schedule("rotation/x", 10.0)
+        await other.schedule("rotation/y", 10.0)
+        await mine.clear()
+        assert [e.key for e in await storage.claim_due(100.0, 10)] == ["logical/b/rotation/y"]
+
+    asyncio.run(scenario())

@@ -82,10 +82,6 @@ class DatabasePlugin(abc.ABC):
         """Run ``queries`` (already rendered) in one transaction; all or nothing where possible."""
 
     @abc.abstractmethod
-    async def user_exists(self, username: str) -> bool:
-        """Whether a login called ``username`` exists."""
-
-    @abc.abstractmethod
     async def close(self) -> None:
         """Close the pool."""
 

@@ -232,18 +232,6 @@ class MySQLPlugin(DatabasePlugin):
 
         await self._run("error running statements", run, secrets_)
 
-    async def user_exists(self, username: str) -> bool:
-        """Whether any ``username@host`` account exists."""
-
-        def look(conn: pymysql.connections.Connection[Any]) -> bool:
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM mysql.user WHERE User = %s", (username,))
-                found = cursor.fetchone() is not None
-            conn.commit()
-            return found
-
-        return await self._run("error looking up user", look)
-
     async def close(self) -> None:
         """Close idle connections (idempotent)."""
         pool, self._pool = self._pool, None

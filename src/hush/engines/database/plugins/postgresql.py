@@ -129,18 +129,6 @@ class PostgreSQLPlugin(DatabasePlugin):
         except (psycopg.Error, PoolTimeout, OSError) as exc:
             raise self._error("error running statements", exc, secrets_) from None
 
-    async def user_exists(self, username: str) -> bool:
-        """Whether the role exists."""
-        pool = await self._get_pool()
-        try:
-            async with pool.connection() as conn:
-                cursor = await conn.execute(
-                    "SELECT 1 FROM pg_roles WHERE rolname = %s", (username,)
-                )
-                return await cursor.fetchone() is not None
-        except (psycopg.Error, PoolTimeout, OSError) as exc:
-            raise self._error("error looking up user", exc) from None
-
     async def default_delete(self, username: str) -> None:
         """Vault's default: revoke in every schema and on the database, then drop the role."""
         pool = await self._get_pool()
