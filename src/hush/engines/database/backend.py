@@ -10,6 +10,7 @@ calls to renew or revoke a dynamic credential.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +18,12 @@ from typing import Any
 from hush.core.errors import InvalidRequest
 from hush.core.password_policies import DEFAULT_PASSWORD_POLICY
 from hush.core.request import SecretLease
-from hush.engines.database.plugins import ConnectionSettings, DatabasePlugin, make_plugin
+from hush.engines.database.plugins import (
+    ConnectionSettings,
+    DatabaseError,
+    DatabasePlugin,
+    make_plugin,
+)
 from hush.engines.database.store import ConnectionConfig, DatabaseStore
 from hush.framework.backend import Backend, BackendContext
 from hush.framework.path import Path
@@ -54,12 +60,35 @@ class DatabaseBackend(Backend):
 
     async def plugin(self, config: ConnectionConfig) -> DatabasePlugin:
         """The live plugin (pool) for ``config``, created on first use."""
+        if config.pending_password and config.name not in self._plugins:
+            config = await self.recover_root_password(config)
         async with self._plugin_lock:
             plugin = self._plugins.get(config.name)
             if plugin is None:
                 plugin = make_plugin(config.plugin_name, settings_of(config))
                 self._plugins[config.name] = plugin
             return plugin
+
+    async def recover_root_password(self, config: ConnectionConfig) -> ConnectionConfig:
+        """Finish a rotate-root that stopped between the database and storage.
+
+        With a pending password stored, the database has either the old password or the new
+        one; whichever connects is kept, and the pending record is cleared.
+        """
+        if not config.pending_password:
+            return config
+        candidate = dataclasses.replace(config, password=config.pending_password)
+        probe = make_plugin(config.plugin_name, settings_of(candidate))
+        try:
+            await probe.verify()
+        except DatabaseError:
+            settled = dataclasses.replace(config, pending_password="")
+        else:
+            settled = dataclasses.replace(candidate, pending_password="")
+        finally:
+            await probe.close()
+        await self.store.put_config(settled)
+        return settled
 
     async def close_plugin(self, name: str) -> None:
         """Close and forget the pool of connection ``name`` (reset, reload, rotate, delete)."""

@@ -174,10 +174,24 @@ def config_paths(backend: DatabaseBackend) -> list[Path]:
             raise InvalidRequest("unable to rotate root credentials: no username in configuration")
         if not config.password:
             raise InvalidRequest("unable to rotate root credentials: no password in configuration")
-        new_password = await backend.generate_password(config)
+        config = await backend.recover_root_password(config)
+        # The new password is stored as pending before the database changes, so a crash
+        # between the two cannot lose it: recover_root_password finishes the job later.
+        pending = dataclasses.replace(
+            config, pending_password=await backend.generate_password(config)
+        )
+        await store.put_config(pending)
         plugin = await backend.plugin(config)
-        await plugin.set_password(config.root_rotation_statements, config.username, new_password)
-        await store.put_config(dataclasses.replace(config, password=new_password))
+        try:
+            await plugin.set_password(
+                config.root_rotation_statements, config.username, pending.pending_password
+            )
+        except Exception:
+            await store.put_config(config)  # refused: the old password is still the one
+            raise
+        await store.put_config(
+            dataclasses.replace(config, password=pending.pending_password, pending_password="")
+        )
         await backend.close_plugin(config.name)
 
     name_only = {"name": _NAME}

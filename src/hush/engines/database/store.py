@@ -47,6 +47,8 @@ class ConnectionConfig:
     max_idle_connections: int = 0
     max_connection_lifetime: int = 0
     root_rotation_statements: tuple[str, ...] = ()
+    #: Set by rotate-root before the database is changed, cleared after (see config_paths).
+    pending_password: str = field(default="", repr=False)
 
     def describe(self) -> dict[str, Any]:
         """The read response: everything but the password (Vault's shape)."""

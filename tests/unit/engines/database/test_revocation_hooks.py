@@ -8,6 +8,7 @@ with the same endpoint handlers the server runs.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -177,6 +178,59 @@ def test_periodic_rotates_static_roles_only_when_due(pg_target: PostgresTarget) 
             assert await backend.static_roles.rotate_due(start + 3700) == []
             await call(Operation.DELETE, "static-roles/s")
             assert await backend.static_roles.rotate_due(start + 10**6) == []
+        finally:
+            await backend.cleanup()
+
+    _run(scenario)
+
+
+@pytest.mark.parametrize("database_changed", [True, False])
+def test_interrupted_rotate_root_is_completed_without_losing_the_password(
+    maria_target: MariaDBTarget, database_changed: bool
+) -> None:
+    """A crash between the database change and the storage write leaves a pending password;
+    the next use of the connection keeps whichever password the database accepts."""
+
+    async def scenario() -> None:
+        backend, call = _backend()
+        try:
+            await call(
+                Operation.UPDATE,
+                "config/maria",
+                plugin_name="mysql-database-plugin",
+                connection_url=maria_target.connection_url,
+                username=maria_target.root_user,
+                password=maria_target.root_password,
+                allowed_roles="app",
+                username_template=maria_target.username_template,
+            )
+            await call(
+                Operation.UPDATE,
+                "roles/app",
+                db_name="maria",
+                creation_statements=["CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'"],
+            )
+            config = await backend.store.config("maria")
+            assert config is not None
+            pending = f"Pending-{uuid.uuid4().hex}"
+            await backend.store.put_config(dataclasses.replace(config, pending_password=pending))
+            if database_changed:
+                with maria_target.admin_connect() as conn, conn.cursor() as cursor:
+                    cursor.execute(
+                        f"ALTER USER '{maria_target.root_user}'@'%%' IDENTIFIED BY %s", (pending,)
+                    )
+            await backend.cleanup()
+            response = await call(Operation.READ, "creds/app")
+            assert response is not None and response.data is not None
+            settled = await backend.store.config("maria")
+            assert settled is not None and settled.pending_password == ""
+            expected = pending if database_changed else maria_target.root_password
+            assert settled.password == expected
+            # And a real rotation afterwards still works.
+            await call(Operation.UPDATE, "rotate-root/maria")
+            with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
+                maria_target.connect(maria_target.root_user, expected).close()
+            assert await call(Operation.READ, "creds/app") is not None
         finally:
             await backend.cleanup()
 
