@@ -13,6 +13,8 @@ import pytest
 from tests.support.databases import MariaDBTarget
 from tests.support.server import HushProcess
 
+pytestmark = pytest.mark.mariadb
+
 
 def _create(target: MariaDBTarget) -> list[str]:
     return [

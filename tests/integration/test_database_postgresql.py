@@ -14,6 +14,8 @@ import pytest
 from tests.support.databases import PostgresTarget
 from tests.support.server import HushProcess
 
+pytestmark = pytest.mark.postgres
+
 CREATE = [
     "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"
     ' GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{{name}}";'
@@ -218,6 +220,7 @@ def test_static_role_rotates_on_demand_and_old_password_stops_working(
     assert "password" not in read and read["rotation_period"] == 3600
 
 
+@pytest.mark.slow
 def test_static_role_rotates_on_schedule(
     db: tuple[hvac.Client, str], pg_target: PostgresTarget
 ) -> None:

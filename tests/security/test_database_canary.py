@@ -16,6 +16,8 @@ from tests.conftest import ServerFactory
 from tests.security.test_canary import _assert_absent, _sqlite_dump
 from tests.support.databases import PostgresTarget
 
+pytestmark = pytest.mark.postgres
+
 
 def test_database_passwords_never_reach_storage_logs_or_audit(
     sealed_server: ServerFactory, pg_target: PostgresTarget

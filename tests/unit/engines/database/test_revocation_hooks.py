@@ -49,6 +49,7 @@ def _run(test: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(test())
 
 
+@pytest.mark.postgres
 def test_postgresql_revoke_drops_the_user_and_is_idempotent(pg_target: PostgresTarget) -> None:
     async def scenario() -> None:
         backend, call = _backend()
@@ -96,6 +97,7 @@ def test_postgresql_revoke_drops_the_user_and_is_idempotent(pg_target: PostgresT
     _run(scenario)
 
 
+@pytest.mark.mariadb
 def test_mariadb_revoke_drops_the_user(maria_target: MariaDBTarget) -> None:
     async def scenario() -> None:
         backend, call = _backend()
@@ -137,6 +139,7 @@ def test_mariadb_revoke_drops_the_user(maria_target: MariaDBTarget) -> None:
     _run(scenario)
 
 
+@pytest.mark.postgres
 def test_periodic_rotates_static_roles_only_when_due(pg_target: PostgresTarget) -> None:
     async def scenario() -> None:
         backend, call = _backend()
@@ -184,6 +187,7 @@ def test_periodic_rotates_static_roles_only_when_due(pg_target: PostgresTarget) 
     _run(scenario)
 
 
+@pytest.mark.mariadb
 @pytest.mark.parametrize("database_changed", [True, False])
 def test_interrupted_rotate_root_is_completed_without_losing_the_password(
     maria_target: MariaDBTarget, database_changed: bool
