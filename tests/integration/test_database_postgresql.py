@@ -87,6 +87,9 @@ def test_password_policy_shapes_generated_passwords(
     assert set(creds["password"]) <= set("abcxyz789")
     assert sum(c in "789" for c in creds["password"]) >= 5
     assert pg_target.password_works(creds["username"], creds["password"])
+    client.write(f"{mount}/config/pg", password_policy="no-such-policy", verify_connection=False)
+    with pytest.raises(hvac.exceptions.InvalidRequest, match='"no-such-policy" does not exist'):
+        client.secrets.database.generate_credentials("app", mount_point=mount)
 
 
 def test_config_read_never_returns_the_password(

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from hush.core.errors import InvalidRequest
+from hush.core.errors import InvalidRequest, NotFound
 from hush.core.password_policies import DEFAULT_PASSWORD_POLICY
 from hush.core.request import SecretLease
 from hush.engines.database.plugins import (
@@ -116,7 +116,13 @@ class DatabaseBackend(Backend):
         system = self.context.system
         if system is None:
             raise InvalidRequest("password policies are not available to this mount")
-        return await system.generate_password(config.password_policy)
+        try:
+            return await system.generate_password(config.password_policy)
+        except NotFound:
+            raise InvalidRequest(
+                f'unable to generate password: password policy "{config.password_policy}" '
+                "does not exist"
+            ) from None
 
     def mount_ttls(self) -> tuple[int, int]:
         """The mount's default and max lease TTL (Vault's 768h where unset)."""

@@ -262,6 +262,7 @@ class StaticRoles:
             raise InvalidRequest(f"unknown role: {name}")
         data = role.describe(time.time())
         data.pop("rotation_statements", None)
+        data.pop("db_name", None)
         data.pop("credential_type", None)
         data["password"] = role.password
         return Response(data=data)
