@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -62,16 +63,32 @@ _CONFIG_FIELDS = {
 
 
 def _redacted_url(url: str) -> str:
-    # Vault shows connection URLs through Go's url.Redacted(): a literal password becomes xxxxx.
-    try:
-        parts = urlsplit(url)
-        if parts.password and parts.password != "{{password}}":
-            host = parts.netloc.rsplit("@", 1)[1]
-            netloc = f"{parts.username}:xxxxx@{host}"
-            return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        pass
+    """``url`` with a literal password shown as ``xxxxx`` (Vault shows URLs through Go's
+    ``url.Redacted()``); a ``{{password}}`` placeholder is left as it is.
+
+    Handles URLs, Go's MySQL DSN (``user:password@tcp(host)/db``) and libpq's key=value form.
+    """
+    if "://" in url:
+        try:
+            parts = urlsplit(url)
+            if parts.password and parts.password != "{{password}}":
+                host = parts.netloc.rsplit("@", 1)[1]
+                return urlunsplit(parts._replace(netloc=f"{parts.username}:xxxxx@{host}"))
+        except ValueError:
+            return _KEY_VALUE_PASSWORD.sub("password=xxxxx", url)
+        return url
+    if "=" in url.split("@", 1)[0] or "@" not in url:
+        return _KEY_VALUE_PASSWORD.sub(
+            lambda m: m.group(0) if m.group(1) == "{{password}}" else "password=xxxxx", url
+        )
+    credentials, _, rest = url.rpartition("@")
+    user, colon, password = credentials.partition(":")
+    if colon and password and password != "{{password}}":
+        return f"{user}:xxxxx@{rest}"
     return url
+
+
+_KEY_VALUE_PASSWORD = re.compile(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
 
 
 def config_paths(backend: DatabaseBackend) -> list[Path]:
@@ -97,6 +114,8 @@ def config_paths(backend: DatabaseBackend) -> list[Path]:
         for key in ("connection_url", "username", "password", "password_policy"):
             if fields.has(key):
                 updates[key] = fields.string(key)
+        if "password" in updates:
+            updates["pending_password"] = ""  # a password set by hand supersedes a rotation
         if fields.has("username_template"):
             template = fields.string("username_template")
             if template:

@@ -161,3 +161,24 @@ def test_clearing_a_view_drops_its_due_time_entries_only() -> None:
         assert [e.key for e in await storage.claim_due(100.0, 10)] == ["logical/b/rotation/y"]
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:secret@h/db", "postgresql://u:xxxxx@h/db"),
+        (
+            "postgresql://{{username}}:{{password}}@h/db",
+            "postgresql://{{username}}:{{password}}@h/db",
+        ),
+        ("u:sec@ret@tcp(h:3306)/", "u:xxxxx@tcp(h:3306)/"),
+        ("{{username}}:{{password}}@tcp(h)/", "{{username}}:{{password}}@tcp(h)/"),
+        ("host=h password=secret user=u", "host=h password=xxxxx user=u"),
+        ("host=h password='se cret' user=u", "host=h password=xxxxx user=u"),
+        ("mysql://u:pw@h/", "mysql://u:xxxxx@h/"),
+    ],
+)
+def test_config_reads_redact_literal_passwords_in_connection_urls(url: str, shown: str) -> None:
+    from hush.engines.database.config_paths import _redacted_url
+
+    assert _redacted_url(url) == shown
