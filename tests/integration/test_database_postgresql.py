@@ -256,6 +256,8 @@ def test_static_role_validation(db: tuple[hvac.Client, str], pg_target: Postgres
         ({}, "one of rotation_schedule or rotation_period"),
         ({"rotation_period": "1h", "rotation_window": "2h"}, "rotation_window is invalid"),
     ]
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="names must be unique"):
+        client.write(f"{mount}/static-roles/app", db_name="pg", username="u", rotation_period="1h")
     for extra, message in cases:
         with pytest.raises(hvac.exceptions.InvalidRequest, match=message):
             client.write(f"{mount}/static-roles/static-x", db_name="pg", username="u", **extra)

@@ -67,6 +67,8 @@ def role_paths(backend: DatabaseBackend) -> list[Path]:
             if fields.has(key):
                 updates[key] = fields.integer(key)
         if old is None:
+            if await store.static_role(name) is not None:
+                raise InvalidRequest("Role and Static Role names must be unique")
             if not updates.get("db_name"):
                 raise InvalidRequest("empty database name attribute")
             role = DynamicRole(name=name, **{"creation_statements": (), **updates})  # type: ignore[arg-type]

@@ -164,6 +164,8 @@ class StaticRoles:
         name = fields.string("name")
         async with self._lock(name):
             old = await self._store.static_role(name)
+            if old is None and await self._store.role(name) is not None:
+                raise InvalidRequest("Role and Static Role names must be unique")
             role = self._updated(name, old, fields)
             config = await self._backend.require_config(role.db_name)
             if not any(fnmatch.fnmatchcase(name, p) for p in config.allowed_roles):
