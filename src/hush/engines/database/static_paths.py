@@ -137,7 +137,9 @@ class StaticRoles:
                     await self._index.unschedule(entry.key)
                     continue
                 window = role.rotation_window
-                if role.rotation_schedule and window and now > entry.due_at + window:
+                # Measured from the scheduled time, not from a retry's claim.
+                scheduled = role.next_rotation or entry.due_at
+                if role.rotation_schedule and window and now > scheduled + window:
                     # Missed its window (Vault): wait for the next scheduled time.
                     await self._index.schedule(entry.key, next_rotation(role, now))
                     continue

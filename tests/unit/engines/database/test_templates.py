@@ -182,3 +182,31 @@ def test_config_reads_redact_literal_passwords_in_connection_urls(url: str, show
     from hush.engines.database.config_paths import _redacted_url
 
     assert _redacted_url(url) == shown
+
+
+def test_a_rotation_that_missed_its_window_waits_for_the_next_scheduled_time() -> None:
+    from hush.engines.database.store import rotation_key
+
+    async def scenario() -> None:
+        storage = MemoryStorage()
+        view = StorageView(storage, "logical/t/")  # type: ignore[arg-type]
+        backend = DatabaseBackend(BackendContext(view, "database/", "t"))
+        midnight = 1767225600.0  # 2026-01-01T00:00:00Z
+        role = StaticRole(
+            "nightly",
+            "db",
+            "u",
+            rotation_schedule="0 0 * * *",
+            rotation_window=3600,
+            next_rotation=midnight,
+        )
+        await backend.store.put_static_role(role)
+        await view.schedule(rotation_key("nightly"), midnight)
+        # Two hours late: outside the one-hour window, so no database is touched.
+        assert await backend.static_roles.rotate_due(midnight + 7200) == []
+        due = await storage.claim_due(1e12, 10)
+        assert [(e.key, e.due_at) for e in due] == [
+            ("logical/t/rotation/nightly", midnight + 86400)
+        ]
+
+    asyncio.run(scenario())
