@@ -8,8 +8,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
+import pymysql
 import pytest
 
+from tests.support.databases import MariaDBTarget, PostgresTarget, mariadb_target, postgres_target
 from tests.support.server import HushProcess, free_port, start_hush, write_config
 
 PG_DSN = os.environ.get("HUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -29,6 +31,40 @@ def pg_dsn() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return PG_DSN
+
+
+@pytest.fixture(scope="session")
+def mariadb_dsn() -> str:
+    """The MariaDB DSN (HUSH_TEST_MARIADB_DSN); unreachable means fail under CI, skip elsewhere."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(MARIADB_DSN)
+    try:
+        pymysql.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            connect_timeout=5,
+        ).close()
+    except pymysql.Error as exc:
+        message = f"MariaDB at HUSH_TEST_MARIADB_DSN is unreachable ({type(exc).__name__})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return MARIADB_DSN
+
+
+@pytest.fixture
+def pg_target(pg_dsn: str) -> Iterator[PostgresTarget]:
+    """A throwaway PostgreSQL database with a root-like user, dropped afterwards."""
+    yield from postgres_target(pg_dsn)
+
+
+@pytest.fixture
+def maria_target(mariadb_dsn: str) -> Iterator[MariaDBTarget]:
+    """A throwaway MariaDB database with a root-like user, dropped afterwards."""
+    yield from mariadb_target(mariadb_dsn)
 
 
 @pytest.fixture

@@ -78,6 +78,17 @@ class _AuditContext:
     response_keys: frozenset[str]
 
 
+class _SystemView:
+    """What mounted backends may ask of the core (Vault's ``SystemView``), nothing more."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    async def generate_password(self, policy_name: str) -> str:
+        """A password from the named password policy (404 when it does not exist)."""
+        return await self._core.password_policies.generate(policy_name)
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterInfo:
     """Cluster name and id, chosen at init."""
@@ -99,6 +110,7 @@ class Core:
     ) -> None:
         from hush.core.audit import AuditBroker
         from hush.core.cubbyhole import CubbyholeBackend
+        from hush.core.password_policies import PasswordPolicyStore
         from hush.core.policies import PolicyStore
         from hush.core.system.backend import SystemBackend
         from hush.core.token_backend import TokenBackend
@@ -107,7 +119,10 @@ class Core:
         self.storage_type = storage_type
         self.barrier = Barrier(storage)
         self.tokens = TokenStore(StorageView(self.barrier, "sys/token/"))
-        self.mounts = MountTable(self.barrier, engines)
+        self.password_policies = PasswordPolicyStore(
+            StorageView(self.barrier, "sys/password_policy/")
+        )
+        self.mounts = MountTable(self.barrier, engines, system=_SystemView(self))
         self.auth_mounts = MountTable(
             self.barrier,
             auth_methods or Registry("auth method"),

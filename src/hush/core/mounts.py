@@ -17,7 +17,7 @@ import orjson
 from hush.barrier.view import LogicalStorage, StorageView
 from hush.core.errors import InvalidRequest
 from hush.crypto import random_token_string
-from hush.framework.backend import Backend, BackendContext
+from hush.framework.backend import Backend, BackendContext, SystemView
 from hush.framework.registry import Registry
 
 __all__ = [
@@ -105,7 +105,9 @@ class MountTable:
         table_path: str = MOUNT_TABLE_PATH,
         view_prefix: str = "logical/",
         reserved: tuple[str, ...] = RESERVED_MOUNT_PREFIXES,
+        system: SystemView | None = None,
     ) -> None:
+        self._system = system
         self._table_path = table_path
         self._view_prefix = view_prefix
         self._reserved = reserved
@@ -152,6 +154,7 @@ class MountTable:
             mount_uuid=entry.uuid,
             options=dict(entry.options),
             config=dict(entry.config),
+            system=self._system,
         )
         backend = factory(context)
         await backend.initialize()

@@ -11,7 +11,7 @@ import fnmatch
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from hush.barrier.view import LogicalStorage
 from hush.core.errors import InvalidRequest, MethodNotAllowed, NotFound
@@ -20,7 +20,7 @@ from hush.framework.fields import FieldData
 from hush.framework.path import Path, PathMatch
 from hush.storage.base import InvalidKeyError
 
-__all__ = ["Backend", "BackendContext", "PreparedCall"]
+__all__ = ["Backend", "BackendContext", "PreparedCall", "SystemView"]
 
 # The "unrecognized parameters" warning names at most this many (a body may carry a million).
 _MAX_NAMED_UNKNOWN = 20
@@ -31,15 +31,27 @@ def _invalid_path() -> InvalidRequest:
     return InvalidRequest("invalid path: too long, or contains a NUL character")
 
 
+class SystemView(Protocol):
+    """Services of the core a backend may use (Vault's ``logical.SystemView``)."""
+
+    async def generate_password(self, policy_name: str) -> str:
+        """A password from the named ``sys/policies/password`` policy (404 if it is missing)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class BackendContext:
-    """What a backend is given when it is mounted: its own storage view and its mount's facts."""
+    """What a backend is given when it is mounted: its own storage view and its mount's facts.
+
+    ``system`` is ``None`` for backends built outside a core (unit tests, the system backend).
+    """
 
     storage: LogicalStorage
     mount_path: str
     mount_uuid: str
     options: Mapping[str, str] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
+    system: SystemView | None = None
 
 
 @dataclass(frozen=True, slots=True)

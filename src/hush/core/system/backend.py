@@ -14,6 +14,7 @@ from hush.core.system.leases import lease_paths
 from hush.core.system.lockout import lockout_paths
 from hush.core.system.mounts import mount_paths
 from hush.core.system.observability import observability_paths
+from hush.core.system.password_policies import password_policy_paths
 from hush.core.system.policies import policy_paths
 from hush.core.system.seal import seal_paths
 from hush.core.system.wrapping import wrapping_paths
@@ -80,6 +81,7 @@ class SystemBackend(Backend):
             *self.keys.paths(),
             *mount_paths(self._core),
             *capability_paths(self._core),
+            *password_policy_paths(lambda: self._core.password_policies),
             *policy_paths(lambda: self._core.policies),
             *audit_paths(lambda: self._core.audit),
             *auth_paths(self._core),
