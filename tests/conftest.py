@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.support.idp import LocalIdP
 from tests.support.server import HushProcess, free_port, start_hush, write_config
 
 PG_DSN = os.environ.get("HUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -81,3 +82,11 @@ def sealed_server(tmp_path: Path) -> Iterator[ServerFactory]:
     yield factory
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def local_idp() -> Iterator[LocalIdP]:
+    """A local identity provider (JWKS, OIDC discovery, authorize/token endpoints) per module."""
+    idp = LocalIdP().start()
+    yield idp
+    idp.stop()
