@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hush.auth.approle import AppRoleBackend
 from hush.auth.jwt import JWTBackend
+from hush.auth.kubernetes import KubernetesBackend
 from hush.auth.userpass import UserpassBackend
 from hush.framework.registry import Registry
 
@@ -17,3 +18,4 @@ def register_builtin_auth_methods(registry: Registry) -> None:
     # One implementation under both of Vault's names for it.
     registry.register("jwt", JWTBackend)
     registry.register("oidc", JWTBackend)
+    registry.register("kubernetes", KubernetesBackend)

@@ -5,7 +5,7 @@ Claims are named either plainly (``repository``) or, starting with ``/``, as a J
 equals (or, with ``bound_claims_type=glob``, glob-matches) any value of the token's claim;
 globs have one wildcard, ``*``, matching any run of characters including ``/`` (go-glob's rule,
 not :mod:`fnmatch`'s, whose ``?`` and ``[...]`` would make ``refs/heads/[a-z]*`` mean something
-surprising).
+surprising; see :mod:`hush.auth.globs`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from hush.auth.globs import glob_match
+
 __all__ = [
     "RESERVED_METADATA",
     "ClaimError",
     "check_bound_claims",
     "claim_value",
-    "glob_match",
     "group_names",
     "mapped_metadata",
     "scalar_text",
@@ -64,24 +65,6 @@ def scalar_text(value: Any) -> str | None:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     return None
-
-
-def glob_match(pattern: str, value: str) -> bool:
-    """go-glob: ``*`` matches any characters (``/`` too); everything else is literal."""
-    if "*" not in pattern:
-        return pattern == value
-    parts = pattern.split("*")
-    first, last = parts[0], parts[-1]
-    if not value.startswith(first) or len(value) < len(first) + len(last):
-        return False
-    position = len(first)
-    end = len(value) - len(last)
-    for middle in parts[1:-1]:
-        found = value.find(middle, position, end)
-        if found < 0:
-            return False
-        position = found + len(middle)
-    return value.endswith(last)
 
 
 def _as_list(value: Any) -> list[Any] | None:

@@ -15,7 +15,8 @@ from typing import Any, Final
 
 import orjson
 
-from hush.auth.jwt.keys import SUPPORTED_ALGORITHMS, load_public_key_pem, ssl_context
+from hush.auth.jwt.keys import SUPPORTED_ALGORITHMS, load_public_key_pem
+from hush.auth.tls import ssl_context
 from hush.core.errors import InvalidRequest, Unsupported
 from hush.framework.fields import Field, FieldData, FieldType
 

@@ -15,7 +15,6 @@ can never be verified with a public key, which closes algorithm confusion at the
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ import orjson
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+from hush.auth.tls import ssl_context
 
 __all__ = [
     "JWKS_MAX_AGE",
@@ -41,7 +42,6 @@ __all__ = [
     "algorithm_fits",
     "fetch_json",
     "load_public_key_pem",
-    "ssl_context",
 ]
 
 PublicKey = (
@@ -112,16 +112,6 @@ def load_public_key_pem(pem: str) -> PublicKey:
     ):
         raise ValueError("unsupported public key type")
     return loaded
-
-
-def ssl_context(ca_pem: str) -> ssl.SSLContext | bool:
-    """A TLS context trusting ``ca_pem`` (the system's CAs when it is empty)."""
-    if not ca_pem.strip():
-        return True
-    try:
-        return ssl.create_default_context(cadata=ca_pem)
-    except (ssl.SSLError, ValueError) as exc:
-        raise ValueError(f"could not parse CA PEM: {type(exc).__name__}") from None
 
 
 async def fetch_json(url: str, ca_pem: str) -> dict[str, Any]:

@@ -22,11 +22,12 @@ import httpx
 import orjson
 
 from hush.auth.jwt.config import JWTConfig
-from hush.auth.jwt.keys import FETCH_TIMEOUT, KeyFetchError, ssl_context
+from hush.auth.jwt.keys import FETCH_TIMEOUT, KeyFetchError
 from hush.auth.jwt.login import authorize, load_config
 from hush.auth.jwt.provider import OIDCProvider, SourceCache
 from hush.auth.jwt.roles import JWTRole, RoleStore
 from hush.auth.jwt.validation import Expected, TokenInvalid, validate_token
+from hush.auth.tls import ssl_context
 from hush.auth.token_fields import address_allowed
 from hush.barrier.view import LogicalStorage
 from hush.core.errors import InvalidRequest, PermissionDenied
