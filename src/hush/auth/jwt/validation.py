@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import jwt
+import orjson
 
 from hush.auth.jwt.keys import SUPPORTED_ALGORITHMS, KeyFetchError, KeySource, algorithm_fits
 from hush.crypto import constant_time_equal
@@ -67,11 +68,22 @@ def _header(token: str) -> dict[str, Any]:
         raise TokenInvalid(f"token is longer than {MAX_TOKEN_LENGTH} bytes")
     if token.count(".") != 2:
         raise TokenInvalid("malformed token: expected a compact JWS (three dot-separated parts)")
+    if "crit" in _raw_header(token):
+        raise TokenInvalid("the token's header lists critical extensions, none are supported")
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.DecodeError:
+    except jwt.InvalidTokenError:
+        # DecodeError and PyJWT's other header checks: a malformed token is the caller's error.
         raise TokenInvalid("malformed token: the header is not valid base64url JSON") from None
     return header
+
+
+def _raw_header(token: str) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(jwt.utils.base64url_decode(token.split(".", 1)[0]))
+    except (orjson.JSONDecodeError, ValueError, TypeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _algorithm(header: dict[str, Any], allowed: Sequence[str]) -> str:
@@ -82,8 +94,6 @@ def _algorithm(header: dict[str, Any], allowed: Sequence[str]) -> str:
         raise TokenInvalid(
             f'unsupported signing algorithm "{shown}"; expected one of {", ".join(permitted)}'
         )
-    if "crit" in header:
-        raise TokenInvalid("the token's header lists critical extensions, none are supported")
     return alg
 
 
