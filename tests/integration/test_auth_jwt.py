@@ -164,7 +164,8 @@ def test_gitlab_ci_job_with_glob_bound_claims_and_groups(
         )
         refused(
             lambda: client.auth.jwt.jwt_login("platform-deploy", rsa_signed, path="gitlab"),
-            'error validating token: unsupported signing algorithm "RS256"; expected one of ES256',
+            "error validating token: error verifying token signature: unexpected signature "
+            'algorithm "RS256"; expected ["ES256"]',
         )
     finally:
         root.sys.disable_auth_method("gitlab")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import hvac
 import hvac.exceptions
 import pytest
 
 from tests.support.server import HushProcess
-from tests.support.tokenreview import Account, FakeTokenReview
+from tests.support.tokenreview import Account, FakeTokenReview, throwaway_pki
 
 AUDIENCE = "hush"
 
@@ -125,7 +126,7 @@ def test_unbound_or_unknown_service_accounts_are_refused(
 
 
 def test_reviewer_and_tls_failures_refuse_the_login(
-    dev_server: HushProcess, apiserver: FakeTokenReview
+    dev_server: HushProcess, apiserver: FakeTokenReview, tmp_path: Path
 ) -> None:
     root = dev_server.client()
     root.sys.enable_auth_method("kubernetes", path="k8s-bad")
@@ -147,9 +148,11 @@ def test_reviewer_and_tls_failures_refuse_the_login(
             lambda: client.login("any", token, mount_point="k8s-bad"),
             "permission denied: lookup failed: the TokenReview API refused the reviewer (HTTP 401)",
         )
-        # No CA configured: the throwaway CA is not trusted, TLS verification fails.
+        # Another CA than the one that signed the API server's certificate: TLS fails.
+        other_ca, _, _ = throwaway_pki(tmp_path)
         root.auth.kubernetes.configure(
             apiserver.url,
+            kubernetes_ca_cert=other_ca,
             token_reviewer_jwt=apiserver.reviewer_jwt,
             disable_local_ca_jwt=True,
             mount_point="k8s-bad",
@@ -191,6 +194,13 @@ def test_without_reviewer_jwt_the_client_jwt_authorises_the_review(
         )["auth"]
         assert auth["metadata"]["service_account_namespace"] == "builds"
         assert apiserver.bearers[-1] == token
+        with pytest.raises(hvac.exceptions.InvalidRequest) as caught:
+            root.auth.kubernetes.configure(
+                apiserver.url, disable_local_ca_jwt=True, mount_point="k8s-self"
+            )
+        assert caught.value.errors == [
+            "kubernetes_ca_cert must be given when disable_local_ca_jwt is true"
+        ]
         with pytest.raises(hvac.exceptions.InvalidRequest) as caught:
             root.auth.kubernetes.create_role(
                 "bad", ["*", "x"], ["a"], audience=AUDIENCE, mount_point="k8s-self"

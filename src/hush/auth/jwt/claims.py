@@ -136,7 +136,7 @@ def group_names(claims: Mapping[str, Any], groups_claim: str) -> tuple[str, ...]
         return ()
     raw = claim_value(claims, groups_claim)
     if raw is None:
-        raise ClaimError(f'"{groups_claim}" claim not found in token')
+        raise ClaimError(f'failed to fetch groups: "{groups_claim}" claim not found in token')
     listed = _as_list(raw)
     names = [scalar_text(item) for item in listed] if listed is not None else [None]
     if any(name is None for name in names):

@@ -35,7 +35,7 @@ DEFAULT_EXPIRATION_LEEWAY: Final = 150
 DEFAULT_NOT_BEFORE_LEEWAY: Final = 150
 #: Compact JWTs longer than this are refused before parsing (GitHub's are about 1.5 KB).
 MAX_TOKEN_LENGTH: Final = 16 * 1024
-SIGNATURE_FAILED: Final = "failed to verify id token signature"
+SIGNATURE_FAILED: Final = "error verifying token signature: failed to verify id token signature"
 
 
 class TokenInvalid(Exception):
@@ -91,8 +91,11 @@ def _algorithm(header: dict[str, Any], allowed: Sequence[str]) -> str:
     permitted = [a for a in allowed if a in SUPPORTED_ALGORITHMS]
     if not isinstance(alg, str) or alg not in permitted:
         shown = alg[:20] if isinstance(alg, str) else type(alg).__name__
+        listed = " ".join(f'"{a}"' for a in permitted)
+        # OpenBao's (go-jose's) wording, so runbooks that grep for it keep working.
         raise TokenInvalid(
-            f'unsupported signing algorithm "{shown}"; expected one of {", ".join(permitted)}'
+            f'error verifying token signature: unexpected signature algorithm "{shown}"; '
+            f"expected [{listed}]"
         )
     return alg
 

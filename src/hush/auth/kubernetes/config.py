@@ -127,6 +127,8 @@ def parse_config(fields: FieldData) -> KubernetesConfig:
         host = "https://" + host
     if not host.startswith(("https://", "http://")):
         raise InvalidRequest("kubernetes_host must be an http or https URL")
+    if fields.boolean("disable_local_ca_jwt") and not fields.string("kubernetes_ca_cert").strip():
+        raise InvalidRequest("kubernetes_ca_cert must be given when disable_local_ca_jwt is true")
     try:
         ssl_context(fields.string("kubernetes_ca_cert"))
     except ValueError:
