@@ -6,6 +6,7 @@ CLI (it asks for the URL and completes the callback), as ``hush login -method=oi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -152,3 +153,32 @@ def test_jwt_login_refuses_oidc_roles(oidc_mount: hvac.Client, dev_server: HushP
     with pytest.raises(hvac.exceptions.InvalidRequest) as caught:
         anonymous(dev_server).auth.oidc.jwt_login("person", "a.b.c")
     assert caught.value.errors == ["role with oidc role_type is not allowed"]
+
+
+def test_max_age_needs_a_recent_auth_time(
+    oidc_mount: hvac.Client, dev_server: HushProcess, local_idp: LocalIdP
+) -> None:
+    oidc_mount.write(
+        "auth/oidc/role/recent", user_claim="sub", allowed_redirect_uris=[REDIRECT], max_age="5m"
+    )
+    client = anonymous(dev_server)
+    saved = dict(local_idp.login_claims)
+    try:
+        for auth_time, accepted in (
+            (int(time.time()) - 30, True),
+            (int(time.time()) - 3600, False),
+        ):
+            local_idp.login_claims = {**saved, "auth_time": auth_time}
+            url = client.auth.oidc.oidc_authorization_url_request("recent", REDIRECT)
+            assert parse_qs(urlsplit(url["data"]["auth_url"]).query)["max_age"] == ["300"]
+            back = browse(url["data"]["auth_url"])
+            if accepted:
+                client.auth.oidc.oidc_callback(state=back["state"], nonce="", code=back["code"])
+                continue
+            with pytest.raises(hvac.exceptions.InvalidRequest) as caught:
+                client.auth.oidc.oidc_callback(state=back["state"], nonce="", code=back["code"])
+            assert caught.value.errors == [
+                "Login failed. Error validating ID token: auth_time is beyond the role's max_age"
+            ]
+    finally:
+        local_idp.login_claims = saved

@@ -18,6 +18,7 @@ from hush.auth.jwt.claims import (
     user_name,
     validate_bound_claims_config,
 )
+from hush.auth.jwt.oidc import redirect_allowed
 from hush.auth.kubernetes.roles import bound
 
 
@@ -123,3 +124,20 @@ def test_user_claim_groups_and_mappings() -> None:
         "branch": "refs/heads/main",
         "teams": "eng,ops",
     }
+
+
+def test_redirect_uris_match_exactly_except_a_loopback_port() -> None:
+    allowed = ("https://hush.example.com/ui/callback", "http://localhost:8250/oidc/callback")
+    assert redirect_allowed("https://hush.example.com/ui/callback", allowed)
+    assert redirect_allowed("http://localhost:51234/oidc/callback", allowed)
+    for uri in (
+        "https://hush.example.com/ui/callback/",
+        "https://hush.example.com:8443/ui/callback",
+        "https://hush.example.com/ui/callback?x=1",
+        "http://localhost:8250/oidc/callback2",
+        "https://localhost:8250/oidc/callback",
+        "http://localhost.evil.example:8250/oidc/callback",
+        "http://evil.example/oidc/callback",
+        "http://[::1:8250/oidc/callback",
+    ):
+        assert not redirect_allowed(uri, allowed), uri

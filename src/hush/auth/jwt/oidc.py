@@ -11,6 +11,7 @@ and the nonce), and then authorises it like a JWT login.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import time
@@ -26,7 +27,12 @@ from hush.auth.jwt.keys import FETCH_TIMEOUT, KeyFetchError
 from hush.auth.jwt.login import authorize, load_config
 from hush.auth.jwt.provider import OIDCProvider, SourceCache
 from hush.auth.jwt.roles import JWTRole, RoleStore
-from hush.auth.jwt.validation import Expected, TokenInvalid, validate_token
+from hush.auth.jwt.validation import (
+    DEFAULT_CLOCK_SKEW_LEEWAY,
+    Expected,
+    TokenInvalid,
+    validate_token,
+)
 from hush.auth.tls import ssl_context
 from hush.auth.token_fields import address_allowed
 from hush.barrier.view import LogicalStorage
@@ -69,6 +75,20 @@ def redirect_allowed(uri: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
+def _check_auth_time(claims: dict[str, Any], max_age: int, now: float) -> None:
+    """With ``max_age``, the user must have authenticated at the provider recently enough."""
+    auth_time = claims.get("auth_time")
+    if isinstance(auth_time, bool) or not isinstance(auth_time, int | float):
+        raise InvalidRequest(
+            f"{LOGIN_FAILED} Error validating ID token: auth_time claim is required when "
+            "max_age is set"
+        )
+    if now - float(auth_time) > max_age + DEFAULT_CLOCK_SKEW_LEEWAY:
+        raise InvalidRequest(
+            f"{LOGIN_FAILED} Error validating ID token: auth_time is beyond the role's max_age"
+        )
+
+
 def _challenge(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -88,6 +108,9 @@ class OIDCPaths:
         self.roles = roles
         self.sources = sources
         self.clock = clock
+        # Coroutines of this process take a state one at a time (read then delete); see
+        # docs/architecture.md for what this does not cover across workers.
+        self._take_lock = asyncio.Lock()
 
     def paths(self) -> list[Path]:
         """Declared endpoints."""
@@ -196,10 +219,11 @@ class OIDCPaths:
         if not state:
             return None
         key = _request_key(state)
-        blob = await self.storage.get(key)
-        if blob is None:
-            return None
-        await self.storage.delete(key)  # single use, whatever happens next
+        async with self._take_lock:
+            blob = await self.storage.get(key)
+            if blob is None:
+                return None
+            await self.storage.delete(key)  # single use, whatever happens next
         stored: dict[str, Any] = orjson.loads(blob)
         if float(stored.get("expires_at", 0)) < self.clock():
             return None
@@ -300,6 +324,8 @@ class OIDCPaths:
                     )
         except TokenInvalid as exc:
             raise InvalidRequest(f"{LOGIN_FAILED} Error validating ID token: {exc}") from None
+        if role.max_age:
+            _check_auth_time(claims, role.max_age, self.clock())
         claims.pop("nonce", None)
         return claims
 
