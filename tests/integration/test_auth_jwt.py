@@ -6,6 +6,7 @@ provider (tests/support/idp.py); Hush fetches its JWKS over HTTP, as it would Gi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import hvac
@@ -246,3 +247,61 @@ def test_config_and_roles_read_list_delete_and_validation(
             root.auth.jwt.list_roles(path="cfg")
     finally:
         root.sys.disable_auth_method("cfg")
+
+
+def test_jwks_key_rotation_is_picked_up_on_an_unknown_kid(dev_server: HushProcess) -> None:
+    idp = LocalIdP().start()
+    root = dev_server.client()
+    root.sys.enable_auth_method("jwt", path="rotating")
+    try:
+        root.auth.jwt.configure(jwks_url=idp.jwks_url, path="rotating")
+        root.auth.jwt.create_role(
+            "ci",
+            role_type="jwt",
+            user_claim="sub",
+            allowed_redirect_uris=None,
+            bound_audiences=[AUDIENCE],
+            path="rotating",
+        )
+        client = anonymous(dev_server)
+
+        def login() -> None:
+            token = idp.sign({"sub": "job", "aud": AUDIENCE})
+            client.auth.jwt.jwt_login("ci", token, use_token=False, path="rotating")
+
+        login()  # the first login fetches and caches the JWKS
+        fetched = idp.requests.count("/jwks")
+        idp.rotate_rsa("rsa-2")
+        # Right after a fetch an unknown kid does not trigger another (at most one per 5 s) ...
+        with pytest.raises(hvac.exceptions.InvalidRequest) as caught:
+            login()
+        assert caught.value.errors == [
+            "error validating token: error verifying token signature: failed to verify id token "
+            "signature"
+        ]
+        assert idp.requests.count("/jwks") == fetched
+        # ... after that the unknown kid refreshes the cache once, and the new key works.
+        time.sleep(5.2)
+        login()
+        login()
+        assert idp.requests.count("/jwks") == fetched + 1
+    finally:
+        root.sys.disable_auth_method("rotating")
+        idp.stop()
+
+
+def test_role_token_bound_cidrs_refuse_other_addresses(
+    github: hvac.Client, dev_server: HushProcess, local_idp: LocalIdP
+) -> None:
+    github.auth.jwt.create_role(
+        "office-only",
+        role_type="jwt",
+        user_claim="repository",
+        allowed_redirect_uris=None,
+        bound_audiences=[AUDIENCE],
+        token_bound_cidrs=["10.0.0.0/8"],
+        path="github",
+    )
+    token = local_idp.github_token("acme/api", "refs/heads/main", AUDIENCE)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        anonymous(dev_server).auth.jwt.jwt_login("office-only", token, path="github")

@@ -56,6 +56,7 @@ class LocalIdP:
 
     def __init__(self, client_id: str = "hush-client", client_secret: str = "") -> None:
         self.rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.rsa_kid = "rsa-1"
         self.ec_key = ec.generate_private_key(ec.SECP256R1())
         self.client_id = client_id
         self.client_secret = client_secret or secrets.token_urlsafe(24)
@@ -90,8 +91,8 @@ class LocalIdP:
         self._server.server_close()
 
     def jwks(self) -> dict[str, Any]:
-        """The published key set (RSA ``rsa-1`` and, unless switched off, EC ``ec-1``)."""
-        keys = [self._jwk(self.rsa_key, "rsa-1", "RS256")]
+        """The published key set (the current RSA key and, unless switched off, EC ``ec-1``)."""
+        keys = [self._jwk(self.rsa_key, self.rsa_kid, "RS256")]
         if self.publish_ec:
             keys.append(self._jwk(self.ec_key, "ec-1", "ES256"))
         return {"keys": keys}
@@ -110,14 +111,19 @@ class LocalIdP:
         headers: dict[str, Any] | None = None,
         lifetime: int = 300,
     ) -> str:
-        """A token signed with the RSA (``kid`` rsa-1) or EC (``ec-1``) key, exp/iat filled in."""
+        """A token signed with the current RSA key or the EC (``ec-1``) key, exp/iat filled in."""
         now = int(time.time())
         body = {"iat": now, "nbf": now, "exp": now + lifetime, **claims}
         if kind == "rsa":
             return jwt.encode(
-                body, self.rsa_key, "RS256", headers={"kid": "rsa-1", **(headers or {})}
+                body, self.rsa_key, "RS256", headers={"kid": self.rsa_kid, **(headers or {})}
             )
         return jwt.encode(body, self.ec_key, "ES256", headers={"kid": "ec-1", **(headers or {})})
+
+    def rotate_rsa(self, kid: str) -> None:
+        """Replace the RSA key by a new one published under ``kid`` (the old one is withdrawn)."""
+        self.rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.rsa_kid = kid
 
     def github_token(self, repository: str, ref: str, audience: str, **extra: Any) -> str:
         """A token shaped like a GitHub Actions OIDC ID token for ``repository`` at ``ref``."""
