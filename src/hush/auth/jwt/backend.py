@@ -16,7 +16,8 @@ from hush.auth.jwt.keys import KeyFetchError
 from hush.auth.jwt.login import CONFIG_KEY, LoginPath, load_config
 from hush.auth.jwt.oidc import OIDCPaths
 from hush.auth.jwt.provider import SourceCache
-from hush.auth.jwt.roles import RolePaths, RoleStore
+from hush.auth.jwt.roles import ROLE_FIELDS, JWTRole, write_role
+from hush.auth.named_roles import RolePaths, RoleStore
 from hush.core.errors import InvalidRequest
 from hush.core.request import Operation, Request, Response
 from hush.framework.backend import Backend, BackendContext
@@ -37,7 +38,7 @@ class JWTBackend(Backend):
     unauthenticated = ("login", "oidc/auth_url", "oidc/callback")
 
     def __init__(self, context: BackendContext) -> None:
-        self.roles = RoleStore(context.storage)
+        self.roles = RoleStore(context.storage, JWTRole)
         self.sources = SourceCache()
         self.oidc = OIDCPaths(context.storage, self.roles, self.sources)
         self._last_tidy = float("-inf")
@@ -56,7 +57,7 @@ class JWTBackend(Backend):
                 CONFIG_FIELDS,
                 description="The client secret is stored encrypted and never returned.",
             ),
-            *RolePaths(self.roles).paths(),
+            *RolePaths(self.roles, ROLE_FIELDS, write_role).paths(),
             *LoginPath(self.storage, self.roles, self.sources).paths(),
             *self.oidc.paths(),
         ]

@@ -22,8 +22,9 @@ from hush.auth.jwt.claims import (
 from hush.auth.jwt.config import JWTConfig
 from hush.auth.jwt.keys import KeyFetchError
 from hush.auth.jwt.provider import SourceCache
-from hush.auth.jwt.roles import JWTRole, RoleStore
+from hush.auth.jwt.roles import JWTRole
 from hush.auth.jwt.validation import Expected, TokenInvalid, validate_token
+from hush.auth.named_roles import RoleStore
 from hush.auth.token_fields import address_allowed
 from hush.barrier.view import LogicalStorage
 from hush.core.errors import InvalidRequest, PermissionDenied
@@ -70,7 +71,9 @@ def authorize(
 class LoginPath:
     """The unauthenticated ``login`` endpoint of a jwt mount."""
 
-    def __init__(self, storage: LogicalStorage, roles: RoleStore, sources: SourceCache) -> None:
+    def __init__(
+        self, storage: LogicalStorage, roles: RoleStore[JWTRole], sources: SourceCache
+    ) -> None:
         self.storage = storage
         self.roles = roles
         self.sources = sources

@@ -26,13 +26,14 @@ from hush.auth.jwt.config import JWTConfig
 from hush.auth.jwt.keys import FETCH_TIMEOUT, KeyFetchError
 from hush.auth.jwt.login import authorize, load_config
 from hush.auth.jwt.provider import OIDCProvider, SourceCache
-from hush.auth.jwt.roles import JWTRole, RoleStore
+from hush.auth.jwt.roles import JWTRole
 from hush.auth.jwt.validation import (
     DEFAULT_CLOCK_SKEW_LEEWAY,
     Expected,
     TokenInvalid,
     validate_token,
 )
+from hush.auth.named_roles import RoleStore
 from hush.auth.tls import ssl_context
 from hush.auth.token_fields import address_allowed
 from hush.barrier.view import LogicalStorage
@@ -100,7 +101,7 @@ class OIDCPaths:
     def __init__(
         self,
         storage: LogicalStorage,
-        roles: RoleStore,
+        roles: RoleStore[JWTRole],
         sources: SourceCache,
         clock: Callable[[], float] = time.time,
     ) -> None:

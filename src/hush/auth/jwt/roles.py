@@ -3,7 +3,8 @@
 A role says which tokens may log in (``bound_*``), how the caller is named (``user_claim``) and
 grouped (``groups_claim``), which claims become token metadata (``claim_mappings``), the clock
 leeways, the OIDC redirect URIs and scopes, and the ``token_*`` settings of what it earns.
-Updates change only the fields sent, like Vault's ``pathRoleCreateUpdate``.
+Updates change only the fields sent, like Vault's ``pathRoleCreateUpdate``; storage and the
+endpoints themselves are :mod:`hush.auth.named_roles`.
 """
 
 from __future__ import annotations
@@ -16,17 +17,12 @@ import orjson
 
 from hush.auth.jwt.claims import RESERVED_METADATA, ClaimError, validate_bound_claims_config
 from hush.auth.token_fields import TokenSettings, token_fields
-from hush.barrier.view import LogicalStorage
-from hush.core.errors import InvalidRequest, NotFound
-from hush.core.request import Operation, Request, Response
+from hush.core.errors import InvalidRequest
 from hush.core.ttl import parse_ttl
 from hush.framework.fields import Field, FieldData, FieldType
-from hush.framework.path import OperationSpec, Path
 
-__all__ = ["ROLE_FIELDS", "JWTRole", "RolePaths", "RoleStore"]
+__all__ = ["ROLE_FIELDS", "JWTRole", "apply_role_fields", "write_role"]
 
-ROLE_PREFIX: Final = "role/"
-ROLE_NAME: Final = r"(?P<name>\w(?:[\w.-]*\w)?)"
 
 ROLE_FIELDS: Final[Mapping[str, Field]] = {
     "name": Field(FieldType.LOWER_STRING, "Name of the role."),
@@ -143,30 +139,6 @@ def _leeway(name: str, value: Any) -> int:
         raise InvalidRequest(f'error converting input for field "{name}": {exc}') from None
 
 
-class RoleStore:
-    """Roles in the mount's storage, at ``role/<name>``."""
-
-    def __init__(self, storage: LogicalStorage) -> None:
-        self._storage = storage
-
-    async def get(self, name: str) -> JWTRole | None:
-        """The role ``name`` (names are lowercase)."""
-        blob = await self._storage.get(ROLE_PREFIX + name.lower())
-        return JWTRole.from_bytes(blob) if blob is not None else None
-
-    async def put(self, role: JWTRole) -> None:
-        """Store ``role``."""
-        await self._storage.put(ROLE_PREFIX + role.name, role.to_bytes())
-
-    async def delete(self, name: str) -> None:
-        """Delete the role ``name``."""
-        await self._storage.delete(ROLE_PREFIX + name.lower())
-
-    async def names(self) -> list[str]:
-        """Every role name, sorted."""
-        return sorted(await self._storage.list(ROLE_PREFIX))
-
-
 def apply_role_fields(current: JWTRole, fields: FieldData) -> JWTRole:
     """``current`` with the fields the client sent; raises :class:`InvalidRequest`."""
     changes: dict[str, Any] = {}
@@ -226,51 +198,8 @@ def _check(role: JWTRole) -> None:
         )
 
 
-class RolePaths:
-    """``role/`` and ``role/:name``."""
-
-    def __init__(self, store: RoleStore) -> None:
-        self.store = store
-
-    def paths(self) -> list[Path]:
-        """Declared endpoints."""
-        return [
-            Path(
-                "role/?",
-                "Lists all the roles registered with the backend.",
-                {Operation.LIST: OperationSpec(self._list, "List roles.")},
-            ),
-            Path(
-                f"role/{ROLE_NAME}",
-                "Register a role with the backend.",
-                {
-                    Operation.CREATE: OperationSpec(self._write, "Create a role."),
-                    Operation.UPDATE: OperationSpec(self._write, "Update a role."),
-                    Operation.READ: OperationSpec(self._read, "Read a role."),
-                    Operation.DELETE: OperationSpec(self._delete, "Delete a role."),
-                },
-                ROLE_FIELDS,
-                exists=self._exists,
-            ),
-        ]
-
-    async def _exists(self, request: Request, fields: FieldData) -> bool:
-        return await self.store.get(fields.string("name")) is not None
-
-    async def _list(self, request: Request, fields: FieldData) -> Response:
-        names = await self.store.names()
-        if not names:
-            raise NotFound
-        return Response(data={"keys": names})
-
-    async def _read(self, request: Request, fields: FieldData) -> Response | None:
-        role = await self.store.get(fields.string("name"))
-        return Response(data=role.render()) if role is not None else None
-
-    async def _delete(self, request: Request, fields: FieldData) -> None:
-        await self.store.delete(fields.string("name"))
-
-    async def _write(self, request: Request, fields: FieldData) -> None:
-        name = fields.string("name")
-        current = await self.store.get(name) or JWTRole(name=name)
-        await self.store.put(apply_role_fields(current, fields))
+async def write_role(
+    current: JWTRole | None, name: str, fields: FieldData
+) -> tuple[JWTRole, list[str]]:
+    """The role a write produces (see :class:`hush.auth.named_roles.RolePaths`)."""
+    return apply_role_fields(current or JWTRole(name=name), fields), []

@@ -13,7 +13,8 @@ from typing import Final
 
 from hush.auth.kubernetes.config import CONFIG_FIELDS, KubernetesConfig, parse_config
 from hush.auth.kubernetes.review import ReviewFailed, ServiceAccount, review_token
-from hush.auth.kubernetes.roles import KubernetesRole, RolePaths, RoleStore, bound
+from hush.auth.kubernetes.roles import ROLE_FIELDS, KubernetesRole, bound, write_role
+from hush.auth.named_roles import RolePaths, RoleStore
 from hush.auth.token_fields import address_allowed
 from hush.core.errors import InvalidRequest, PermissionDenied
 from hush.core.request import Operation, Request, Response
@@ -35,7 +36,7 @@ class KubernetesBackend(Backend):
     unauthenticated = ("login",)
 
     def __init__(self, context: BackendContext) -> None:
-        self.roles = RoleStore(context.storage)
+        self.roles = RoleStore(context.storage, KubernetesRole)
         super().__init__(context)
 
     def paths(self) -> Sequence[Path]:
@@ -52,7 +53,7 @@ class KubernetesBackend(Backend):
                 CONFIG_FIELDS,
                 exists=self._config_exists,
             ),
-            *RolePaths(self.roles).paths(),
+            *RolePaths(self.roles, ROLE_FIELDS, write_role).paths(),
             Path(
                 "login",
                 "Authenticates Kubernetes service accounts with Hush.",

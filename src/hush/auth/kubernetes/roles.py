@@ -16,16 +16,11 @@ import orjson
 
 from hush.auth.globs import glob_match
 from hush.auth.token_fields import TokenSettings, token_fields
-from hush.barrier.view import LogicalStorage
-from hush.core.errors import InvalidRequest, NotFound
-from hush.core.request import Operation, Request, Response
+from hush.core.errors import InvalidRequest
 from hush.framework.fields import Field, FieldData, FieldType
-from hush.framework.path import OperationSpec, Path
 
-__all__ = ["ALIAS_SOURCES", "KubernetesRole", "RolePaths", "RoleStore", "bound"]
+__all__ = ["ALIAS_SOURCES", "ROLE_FIELDS", "KubernetesRole", "bound", "write_role"]
 
-ROLE_PREFIX: Final = "role/"
-ROLE_NAME: Final = r"(?P<name>\w(?:[\w.-]*\w)?)"
 ALIAS_SOURCES: Final = ("serviceaccount_uid", "serviceaccount_name")
 
 ROLE_FIELDS: Final[Mapping[str, Field]] = {
@@ -117,108 +112,42 @@ def _names(fields: FieldData, name: str) -> tuple[str, ...]:
     return values
 
 
-class RoleStore:
-    """Roles in the mount's storage, at ``role/<name>``."""
-
-    def __init__(self, storage: LogicalStorage) -> None:
-        self._storage = storage
-
-    async def get(self, name: str) -> KubernetesRole | None:
-        """The role ``name``."""
-        blob = await self._storage.get(ROLE_PREFIX + name.lower())
-        return KubernetesRole.from_bytes(blob) if blob is not None else None
-
-    async def put(self, role: KubernetesRole) -> None:
-        """Store ``role``."""
-        await self._storage.put(ROLE_PREFIX + role.name, role.to_bytes())
-
-    async def delete(self, name: str) -> None:
-        """Delete the role ``name``."""
-        await self._storage.delete(ROLE_PREFIX + name.lower())
-
-    async def names(self) -> list[str]:
-        """Every role name, sorted."""
-        return sorted(await self._storage.list(ROLE_PREFIX))
-
-
-class RolePaths:
-    """``role/`` and ``role/:name``."""
-
-    def __init__(self, store: RoleStore) -> None:
-        self.store = store
-
-    def paths(self) -> list[Path]:
-        """Declared endpoints."""
-        return [
-            Path(
-                "role/?",
-                "Lists all the roles registered with the backend.",
-                {Operation.LIST: OperationSpec(self._list, "List roles.")},
-            ),
-            Path(
-                f"role/{ROLE_NAME}",
-                "Register a role with the backend.",
-                {
-                    Operation.CREATE: OperationSpec(self._write, "Create a role."),
-                    Operation.UPDATE: OperationSpec(self._write, "Update a role."),
-                    Operation.READ: OperationSpec(self._read, "Read a role."),
-                    Operation.DELETE: OperationSpec(self._delete, "Delete a role."),
-                },
-                ROLE_FIELDS,
-                exists=self._exists,
-            ),
+async def write_role(
+    current: KubernetesRole | None, name: str, fields: FieldData
+) -> tuple[KubernetesRole, list[str]]:
+    """The role a write produces, with Vault's checks (see :mod:`hush.auth.named_roles`)."""
+    role = current or KubernetesRole(name=name)
+    if fields.string("bound_service_account_namespace_selector"):
+        raise InvalidRequest(
+            "'bound_service_account_namespace_selector' is not supported by Hush yet"
+        )
+    changes: dict[str, Any] = {}
+    for list_name in ("bound_service_account_names", "bound_service_account_namespaces"):
+        if fields.has(list_name):
+            changes[list_name] = _names(fields, list_name)
+    for text in ("audience", "alias_name_source"):
+        if fields.has(text):
+            changes[text] = fields.string(text)
+    token = TokenSettings.parse(fields, role.token)
+    if fields.has("num_uses") and not fields.has("token_num_uses"):
+        token = replace(token, num_uses=fields.integer("num_uses"))
+    role = replace(role, **changes, token=token)
+    if not role.bound_service_account_names:
+        raise InvalidRequest('"bound_service_account_names" can not be empty')
+    if not role.bound_service_account_namespaces:
+        raise InvalidRequest('"bound_service_account_namespaces" can not be empty')
+    if role.alias_name_source not in ALIAS_SOURCES:
+        raise InvalidRequest(
+            f'invalid alias_name_source "{role.alias_name_source}"; must be one of '
+            + ", ".join(ALIAS_SOURCES)
+        )
+    # Vault warns too: without an audience any token of the account is accepted.
+    warnings = (
+        []
+        if role.audience
+        else [
+            "This role does not have an audience: a token of a bound service account is "
+            "accepted whatever it was issued for. Set 'audience' to restrict it."
         ]
-
-    async def _exists(self, request: Request, fields: FieldData) -> bool:
-        return await self.store.get(fields.string("name")) is not None
-
-    async def _list(self, request: Request, fields: FieldData) -> Response:
-        names = await self.store.names()
-        if not names:
-            raise NotFound
-        return Response(data={"keys": names})
-
-    async def _read(self, request: Request, fields: FieldData) -> Response | None:
-        role = await self.store.get(fields.string("name"))
-        return Response(data=role.render()) if role is not None else None
-
-    async def _delete(self, request: Request, fields: FieldData) -> None:
-        await self.store.delete(fields.string("name"))
-
-    async def _write(self, request: Request, fields: FieldData) -> Response | None:
-        name = fields.string("name")
-        role = await self.store.get(name) or KubernetesRole(name=name)
-        if fields.string("bound_service_account_namespace_selector"):
-            raise InvalidRequest(
-                "'bound_service_account_namespace_selector' is not supported by Hush yet"
-            )
-        changes: dict[str, Any] = {}
-        for list_name in ("bound_service_account_names", "bound_service_account_namespaces"):
-            if fields.has(list_name):
-                changes[list_name] = _names(fields, list_name)
-        for text in ("audience", "alias_name_source"):
-            if fields.has(text):
-                changes[text] = fields.string(text)
-        token = TokenSettings.parse(fields, role.token)
-        if fields.has("num_uses") and not fields.has("token_num_uses"):
-            token = replace(token, num_uses=fields.integer("num_uses"))
-        role = replace(role, **changes, token=token)
-        if not role.bound_service_account_names:
-            raise InvalidRequest('"bound_service_account_names" can not be empty')
-        if not role.bound_service_account_namespaces:
-            raise InvalidRequest('"bound_service_account_namespaces" can not be empty')
-        if role.alias_name_source not in ALIAS_SOURCES:
-            raise InvalidRequest(
-                f'invalid alias_name_source "{role.alias_name_source}"; must be one of '
-                + ", ".join(ALIAS_SOURCES)
-            )
-        await self.store.put(role)
-        if not role.audience:
-            # Vault warns too: without an audience any token of the account is accepted.
-            return Response(
-                warnings=[
-                    "This role does not have an audience: a token of a bound service account "
-                    "is accepted whatever it was issued for. Set 'audience' to restrict it."
-                ]
-            )
-        return None
+    )
+    return role, warnings
