@@ -182,3 +182,21 @@ def test_max_age_needs_a_recent_auth_time(
             ]
     finally:
         local_idp.login_claims = saved
+
+
+def test_jwt_login_on_a_discovery_configured_mount(
+    oidc_mount: hvac.Client, dev_server: HushProcess, local_idp: LocalIdP
+) -> None:
+    # The same mount takes signed JWTs from the provider directly (keys found via discovery).
+    oidc_mount.auth.oidc.create_role(
+        "service",
+        role_type="jwt",
+        user_claim="sub",
+        allowed_redirect_uris=None,
+        bound_audiences=["batch-jobs"],
+        token_policies=["batch"],
+    )
+    token = local_idp.sign({"iss": local_idp.url, "sub": "nightly", "aud": "batch-jobs"})
+    auth = anonymous(dev_server).auth.oidc.jwt_login("service", token, use_token=False)["auth"]
+    assert auth["policies"] == ["batch", "default"]
+    assert auth["metadata"] == {"role": "service"}
