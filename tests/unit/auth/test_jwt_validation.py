@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -134,9 +134,11 @@ _JSON = st.recursive(
 
 @settings(max_examples=150, deadline=None)
 @given(
-    header=st.dictionaries(
-        st.sampled_from(["alg", "kid", "crit", "typ", "jku", "b64"]), _JSON, max_size=4
-    ),
+    header=st.fixed_dictionaries(
+        {"alg": st.sampled_from(["RS256", "PS512", "ES256", "ES384", "EdDSA", "none", "HS256"])},
+        optional={"kid": _JSON, "crit": _JSON, "typ": _JSON, "jku": _JSON, "b64": _JSON},
+    )
+    | st.dictionaries(st.sampled_from(["alg", "kid", "crit"]), _JSON, max_size=3),
     claims=_JSON,
     signature=st.binary(max_size=300),
     raw=st.text(max_size=60),
@@ -155,3 +157,30 @@ def test_any_malformed_token_is_a_token_invalid_never_a_crash(
     for token in (shaped, raw, raw + "." + raw + "." + raw):
         with contextlib.suppress(TokenInvalid):
             _validate(token)
+
+
+_JWK_VALUES = st.one_of(
+    st.sampled_from(["RSA", "EC", "OKP", "oct", "sig", "enc", "P-256", "Ed25519", "AQAB", ""]),
+    st.text(alphabet="ABCDEFabcdef0123456789-_=", max_size=40),
+    st.integers(),
+    st.none(),
+    st.lists(st.text(max_size=4), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["kty", "use", "kid", "n", "e", "crv", "x", "y", "d", "k", "alg"]),
+            _JWK_VALUES,
+            max_size=8,
+        ),
+        max_size=4,
+    )
+)
+def test_any_jwks_document_parses_or_is_a_key_fetch_error(entries: list[dict[str, Any]]) -> None:
+    keys = parse_jwks({"keys": entries})
+    assert all(
+        isinstance(k.key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey) or k.key for k in keys
+    )

@@ -130,8 +130,8 @@ async def _verified_claims(
             continue
         except jwt.DecodeError:
             raise TokenInvalid("malformed token: the payload is not a JSON object") from None
-        except jwt.InvalidTokenError:
-            continue
+        except jwt.PyJWTError:
+            continue  # any other refusal of this key: try the next one
         return claims
     raise TokenInvalid(SIGNATURE_FAILED)
 
