@@ -12,6 +12,7 @@ import pymysql
 import pytest
 
 from tests.support.databases import MariaDBTarget, PostgresTarget, mariadb_target, postgres_target
+from tests.support.idp import LocalIdP
 from tests.support.server import HushProcess, free_port, start_hush, write_config
 
 PG_DSN = os.environ.get("HUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -117,3 +118,11 @@ def sealed_server(tmp_path: Path) -> Iterator[ServerFactory]:
     yield factory
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def local_idp() -> Iterator[LocalIdP]:
+    """A local identity provider (JWKS, OIDC discovery, authorize/token endpoints) per module."""
+    idp = LocalIdP().start()
+    yield idp
+    idp.stop()

@@ -71,6 +71,10 @@ RESTRICTED_MAY_SUCCEED = (
     "sys/internal/ui/mounts/*",
     "auth/userpass/login/*",
     "auth/approle/login",
+    "auth/jwt/login",
+    "auth/jwt/oidc/auth_url",
+    "auth/jwt/oidc/callback",
+    "auth/kubernetes/login",
 )
 
 
@@ -114,6 +118,8 @@ def restricted_token(kv2_server: HushProcess) -> Iterator[str]:
             ("sys/mounts/kv-second", {"type": "kv", "options": {"version": "2"}}),
             ("sys/auth/userpass", {"type": "userpass"}),
             ("sys/auth/approle", {"type": "approle"}),
+            ("sys/auth/jwt", {"type": "jwt"}),
+            ("sys/auth/kubernetes", {"type": "kubernetes"}),
         ):
             assert http.post(f"/v1/{path}", json=body, headers=ROOT).status_code == 204, path
         policy = {"policy": RESTRICTED_POLICY}

@@ -105,6 +105,13 @@ def _query_data(query: list[tuple[str, str]]) -> dict[str, Any]:
     return data
 
 
+def _is_form(content_type: str, body: bytes) -> bool:
+    # Vault's isForm: curl -d sends JSON labelled as a form, so a body that looks like a JSON
+    # object is JSON whatever the header says.
+    declared = content_type.split(";", 1)[0].strip().lower()
+    return declared == "application/x-www-form-urlencoded" and not body.lstrip().startswith(b"{")
+
+
 def _parse_json(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
@@ -256,7 +263,13 @@ class VaultAPI:
             operation = Operation.HELP
         if operation is Operation.LIST and path and not path.endswith("/"):
             path += "/"  # Vault lists folders: "secret/foo" lists "secret/foo/"
-        data = _parse_json(body) if method in ("POST", "PUT", "PATCH") else _query_data(query)
+        if method not in ("POST", "PUT", "PATCH"):
+            data = _query_data(query)
+        elif _is_form(headers.get("content-type", ""), body):
+            # Vault parses form bodies too: an OIDC provider's form_post lands on oidc/callback.
+            data = _query_data(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+        else:
+            data = _parse_json(body)
         request = Request(
             id=request_id,
             operation=operation,
