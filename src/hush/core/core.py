@@ -98,6 +98,7 @@ class Core:
     ) -> None:
         from hush.core.audit import AuditBroker
         from hush.core.cubbyhole import CubbyholeBackend
+        from hush.core.identity import IdentityBackend, IdentityResolver, IdentityStore
         from hush.core.policies import PolicyStore
         from hush.core.system.backend import SystemBackend
         from hush.core.token_backend import TokenBackend
@@ -115,6 +116,16 @@ class Core:
             reserved=("token/",),
         )
         self.policies = PolicyStore(StorageView(self.barrier, "sys/policy/"))
+        identity_view = StorageView(self.barrier, "sys/identity/")
+        self.identity = IdentityStore(identity_view)
+        self.identity_resolver = IdentityResolver(self.identity)
+        self.identity_backend = IdentityBackend(
+            identity_view,
+            self.identity,
+            self.identity_resolver,
+            # A lambda, not the bound method: the table replaces its dict on every load.
+            lambda: self.auth_mounts.entries.values(),  # noqa: PLW0108
+        )
         self.audit = AuditBroker(StorageView(self.barrier, "sys/audit/"))
         self.scheduler = Scheduler(
             lambda: [*self.mounts.backends.items(), *self.auth_mounts.backends.items()]
@@ -197,6 +208,7 @@ class Core:
     async def _post_unseal(self) -> None:
         await self.tokens.setup()
         await self.policies.setup()
+        await self.identity.setup()
         await self.audit.setup()
         self.scheduler.start()
         blob = await self.barrier.get(CLUSTER_INFO_PATH)
@@ -244,6 +256,8 @@ class Core:
             if not self.barrier.sealed:
                 await self.audit.teardown()
             self.tokens.teardown()
+            self.identity.teardown()
+            self.identity_resolver.invalidate()
             self.barrier.seal()
             self.unseal_progress = None
             self.cluster = None
@@ -269,6 +283,8 @@ class Core:
             return self.token_backend, "auth/token/", path[len("auth/token/") :]
         if path == "cubbyhole" or path.startswith("cubbyhole/"):
             return self.cubbyhole, "cubbyhole/", path[len("cubbyhole/") :]
+        if path == "identity" or path.startswith("identity/"):
+            return self.identity_backend, "identity/", path[len("identity/") :]
         if path.startswith("auth/"):
             found_auth = self.auth_mounts.resolve(path[len("auth/") :])
             if found_auth is None:
@@ -290,9 +306,22 @@ class Core:
             raise PermissionDenied
         return entry
 
+    async def identity_policies(self, entry: TokenEntry) -> list[str]:
+        """The policies a token's entity and its groups add now; a disabled entity is refused.
+
+        Resolved on every request (one cached read), so identity changes apply to existing
+        tokens at once, as Vault's ``identity_policies`` do.
+        """
+        if not entry.entity_id:
+            return []
+        resolved = await self.identity_resolver.resolve(entry.entity_id)
+        if resolved.disabled:
+            raise PermissionDenied
+        return list(resolved.policies)
+
     async def acl_for(self, entry: TokenEntry) -> ACL:
-        """The ACL of a token's policies, built from the policy store's fresh cache."""
-        return await self.policies.acl(entry.policies)
+        """The ACL of a token's policies plus its identity policies, from fresh caches."""
+        return await self.policies.acl([*entry.policies, *await self.identity_policies(entry)])
 
     async def handle(self, request: Request) -> Response | None:
         """Run one logical request through the pipeline."""

@@ -161,6 +161,14 @@ class TokenBackend(Backend):
 
     # -- helpers -----------------------------------------------------------------------------
 
+    async def _with_identity(self, data: dict[str, Any], entry: TokenEntry) -> dict[str, Any]:
+        """Add ``identity_policies`` to a lookup body when the token's entity has any (Vault)."""
+        if entry.entity_id:
+            resolved = await self._core.identity_resolver.resolve(entry.entity_id)
+            if resolved.policies:
+                data["identity_policies"] = list(resolved.policies)
+        return data
+
     async def _by_token(self, fields: FieldData) -> tuple[SecretBytes, TokenEntry]:
         raw = fields.string("token")
         if not raw:
@@ -262,15 +270,18 @@ class TokenBackend(Backend):
         async def lookup(request: Request, fields: FieldData) -> Response:
             """Look up a token given in the body."""
             token, entry = await self._by_token(fields)
-            return Response(data=self.lookup_data(token, entry))
+            return Response(data=await self._with_identity(self.lookup_data(token, entry), entry))
 
         async def lookup_self(request: Request, fields: FieldData) -> Response:
             """Look up the calling token."""
-            return Response(data=self.lookup_data(self._self_token(request), _caller(request)))
+            entry = _caller(request)
+            data = self.lookup_data(self._self_token(request), entry)
+            return Response(data=await self._with_identity(data, entry))
 
         async def lookup_accessor(request: Request, fields: FieldData) -> Response:
             """Look up a token by accessor (the token itself is not returned)."""
-            return Response(data=self.lookup_data(None, await self._by_accessor(fields)))
+            entry = await self._by_accessor(fields)
+            return Response(data=await self._with_identity(self.lookup_data(None, entry), entry))
 
         async def renew(request: Request, fields: FieldData) -> Response:
             """Renew a token given in the body."""

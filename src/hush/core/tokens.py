@@ -72,6 +72,9 @@ class TokenEntry:
     role: str = ""
     token_hash: str = ""
     bound_cidrs: list[str] = field(default_factory=list)
+    #: Accessor of the auth mount whose login minted the token ("" for token-store tokens):
+    #: a token outlives neither the mount nor a re-enable of it at the same path.
+    mount_accessor: str = ""
 
     @property
     def is_root(self) -> bool:
