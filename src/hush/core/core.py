@@ -304,7 +304,14 @@ class Core:
         entry = await self.tokens.lookup(request.client_token)
         if entry is None or not _address_allowed(request.remote_addr, entry.bound_cidrs):
             raise PermissionDenied
+        if entry.mount_accessor and not self._auth_mount_live(entry.mount_accessor):
+            # Its auth method was disabled (or re-enabled anew): Vault revokes such tokens;
+            # this also covers batch tokens, which no revocation can reach.
+            raise PermissionDenied
         return entry
+
+    def _auth_mount_live(self, accessor: str) -> bool:
+        return any(e.accessor == accessor for e in self.auth_mounts.entries.values())
 
     async def identity_policies(self, entry: TokenEntry) -> list[str]:
         """The policies a token's entity and its groups add now; a disabled entity is refused.
@@ -471,9 +478,18 @@ class Core:
             await self.auth_mounts.mount(entry)
 
     async def unmount_auth(self, path: str) -> bool:
-        """Disable an auth method and delete its data."""
+        """Disable an auth method, revoke every token its logins minted, delete its data.
+
+        Tokens are revoked first (Vault's order) and once more after the mount is gone, for
+        logins that raced the first pass; the mount-accessor check refuses any left over.
+        """
         async with self._lock:
-            return await self.auth_mounts.unmount(path)
+            if path not in self.auth_mounts.entries:
+                return False
+            await self.tokens.revoke_prefix("auth/" + path)
+            removed = await self.auth_mounts.unmount(path)
+        await self.tokens.revoke_prefix("auth/" + path)
+        return removed
 
     async def tune_auth(
         self, path: str, *, config: dict[str, Any], description: str | None
