@@ -50,9 +50,9 @@ def test_login_canaries_stay_out_of_storage_logs_and_audit(
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUSH_", "VAULT_"))}
     env.update(HOME=str(home), HUSH_ADDR=server.url)
+    command = ["login", "-method=userpass", "username=dave", "password=-"]
     result = subprocess.run(
-        [sys.executable, "-m", "hush.cli.main", "login", "-method=userpass", "username=dave"]
-        + ["password=-"],
+        [sys.executable, "-m", "hush.cli.main", *command],
         input=cli_password + "\n",
         capture_output=True,
         text=True,
