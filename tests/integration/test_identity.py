@@ -86,6 +86,13 @@ def test_entity_alias_pair_is_unique(dev_server: HushProcess) -> None:
     with pytest.raises(hvac.exceptions.InvalidRequest, match="invalid mount accessor"):
         identity.create_or_update_entity_alias("dana", first, "auth_userpass_nope")
     assert alias["id"] in identity.list_entity_aliases()["data"]["keys"]
+    # Without canonical_id, Vault gives the alias a new entity of its own.
+    orphan = root.adapter.post(
+        "/v1/identity/entity-alias", json={"name": "solo", "mount_accessor": accessor}
+    )["data"]
+    assert orphan["canonical_id"] not in (first, second)
+    solo = identity.read_entity(orphan["canonical_id"])["data"]
+    assert [a["name"] for a in solo["aliases"]] == ["solo"]
     identity.delete_entity_alias(alias["id"])
     assert identity.read_entity(first)["data"]["aliases"] == []
 

@@ -79,7 +79,9 @@ def _destructive(method: str, path: str) -> bool:
     method = method.upper()
     if path in ("/sys/seal", "/sys/rotate", "/sys/remount") or path.startswith("/sys/remount/"):
         return True
-    if path.startswith(("/sys/rekey/", "/sys/generate-root/", "/auth/token/revoke")):
+    if path.startswith(
+        ("/sys/rekey/", "/sys/generate-root/", "/auth/token/revoke", "/sys/revoke-prefix/")
+    ):
         return True
     if path.startswith("/sys/audit/") and method != "GET":
         return True

@@ -148,14 +148,14 @@ def test_attaching_or_moving_aliases_needs_identity_permission(kv2_server: HushP
 def test_identity_policies_never_grant_root(kv2_server: HushProcess, spelling: str) -> None:
     root = kv2_server.client()
     identity = root.secrets.identity
-    with pytest.raises(hvac.exceptions.InvalidRequest, match="root policy cannot be assigned"):
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="policies cannot contain root"):
         identity.create_or_update_group(
             name=f"g-{uuid.uuid4().hex[:6]}", policies=["default", spelling]
         )
-    with pytest.raises(hvac.exceptions.InvalidRequest, match="root policy cannot be assigned"):
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="policies cannot contain root"):
         identity.create_or_update_entity(name=f"e-{uuid.uuid4().hex[:6]}", policies=[spelling])
     entity = identity.create_or_update_entity(name=f"e-{uuid.uuid4().hex[:6]}")["data"]["id"]
-    with pytest.raises(hvac.exceptions.InvalidRequest, match="root policy cannot be assigned"):
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="policies cannot contain root"):
         identity.update_entity(entity, policies=["ops", spelling])
     assert identity.read_entity(entity)["data"]["policies"] == []
 

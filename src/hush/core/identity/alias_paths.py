@@ -45,13 +45,20 @@ def alias_paths(service: IdentityService) -> list[Path]:
             raise InvalidRequest("invalid canonical ID: no entity with this id")
         return entity
 
-    async def _one_per_mount(entity_id: str, accessor: str, except_id: str) -> None:
+    async def _one_per_mount(
+        entity_id: str,
+        accessor: str,
+        except_id: str,
+        message: str = "Alias already exists for requested entity and mount accessor",
+    ) -> None:
         for other in await store.aliases_of(entity_id):
             if other.mount_accessor == accessor and other.id != except_id:
-                raise InvalidRequest("alias already exists for requested entity and mount accessor")
+                raise InvalidRequest(message)
 
-    async def _save(alias: EntityAlias, old: EntityAlias | None) -> None:
-        ops_: list[TxnOp] = []
+    async def _save(
+        alias: EntityAlias, old: EntityAlias | None, extra: list[TxnOp] | None = None
+    ) -> None:
+        ops_: list[TxnOp] = list(extra or [])
         if old is not None:
             ops_ += [
                 store.unindex(store.alias_factor_key(old.mount_accessor, old.name)),
@@ -77,7 +84,12 @@ def alias_paths(service: IdentityService) -> list[Path]:
         if canonical and canonical != alias.canonical_id:
             await _target(canonical)
             alias.canonical_id = canonical
-        await _one_per_mount(alias.canonical_id, accessor, alias.id)
+        await _one_per_mount(
+            alias.canonical_id,
+            accessor,
+            alias.id,
+            "Alias cannot be updated as the given entity already has an alias for this mount",
+        )
         alias.name, alias.mount_accessor = name, accessor
         if fields.has("custom_metadata"):
             alias.custom_metadata = dict(fields.mapping("custom_metadata"))
@@ -106,10 +118,19 @@ def alias_paths(service: IdentityService) -> list[Path]:
                 if canonical and canonical != existing.canonical_id:
                     raise InvalidRequest(PAIR_IN_USE)
                 return await _update(existing, fields)
-            if not canonical:
-                raise InvalidRequest("missing canonical_id: the entity the alias belongs to")
-            await _target(canonical)
-            await _one_per_mount(canonical, accessor, "")
+            ops_: list[TxnOp] = []
+            if canonical:
+                await _target(canonical)
+                await _one_per_mount(canonical, accessor, "")
+            else:
+                # Vault: an alias without canonical_id gets a new entity of its own.
+                entity_id = str(uuid.uuid4())
+                entity = Entity(id=entity_id, name=f"entity_{entity_id[:8]}")
+                ops_ += [
+                    store.put(entity),
+                    store.index(store.entity_name_key(entity.name), entity_id),
+                ]
+                canonical = entity_id
             alias = EntityAlias(
                 id=str(uuid.uuid4()),
                 canonical_id=canonical,
@@ -117,7 +138,7 @@ def alias_paths(service: IdentityService) -> list[Path]:
                 name=name,
                 custom_metadata=dict(fields.mapping("custom_metadata")),
             )
-            await _save(alias, None)
+            await _save(alias, None, ops_)
             return Response(data={"id": alias.id, "canonical_id": alias.canonical_id})
 
     async def update_by_id(request: Request, fields: FieldData) -> Response:

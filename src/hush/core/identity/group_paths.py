@@ -34,15 +34,16 @@ _GROUP_FIELDS = {
 
 
 async def _check_members(store: IdentityStore, group: Group, fields: FieldData) -> None:
-    manual = fields.strings("member_entity_ids") or fields.strings("member_group_ids")
-    if group.type == "external" and manual:
-        raise InvalidRequest("member entities and groups can't be set for external groups")
+    if group.type == "external" and fields.strings("member_entity_ids"):
+        raise InvalidRequest("member entities can't be set manually for external groups")
+    if group.type == "external" and fields.strings("member_group_ids"):
+        raise InvalidRequest("member groups can't be set for external groups")
     for entity_id in fields.strings("member_entity_ids"):
         if await store.get(Entity, entity_id) is None:
             raise InvalidRequest(f'invalid member entity ID "{entity_id}"')
     for member_id in fields.strings("member_group_ids"):
         if member_id == group.id:
-            raise InvalidRequest("a group cannot be a member of itself")
+            raise InvalidRequest(f'member group ID "{member_id}" is same as the ID of the group')
         if await store.get(Group, member_id) is None:
             raise InvalidRequest(f'invalid member group ID "{member_id}"')
         if await _contains(store, member_id, group.id):

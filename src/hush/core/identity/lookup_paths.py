@@ -24,7 +24,9 @@ _FIELDS = {
 def _criterion(fields: FieldData) -> str:
     given = [k for k in ("id", "name", "alias_id", "alias_name") if fields.string(k)]
     if not given:
-        raise InvalidRequest("one of id, name, alias_id or alias_name must be given")
+        raise InvalidRequest(
+            "query parameter not supplied: give one of id, name, alias_id or alias_name"
+        )
     if len(given) > 1:
         raise InvalidRequest(f"only one of id, name, alias_id or alias_name may be given: {given}")
     if given[0] == "alias_name" and not fields.string("alias_mount_accessor"):

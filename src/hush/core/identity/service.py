@@ -28,7 +28,7 @@ def identity_policies(names: Iterable[str]) -> list[str]:
             continue
         canonical = canonical_policy_name(name)
         if canonical == ROOT_POLICY:
-            raise InvalidRequest("the root policy cannot be assigned to an entity or a group")
+            raise InvalidRequest("policies cannot contain root")
         if canonical not in found:
             found.append(canonical)
     return found
@@ -84,7 +84,6 @@ class IdentityService:
             "last_update_time": rfc3339(alias.last_update_time),
             "merged_from_canonical_ids": alias.merged_from_canonical_ids or None,
             "local": False,
-            "namespace_id": "root",
         }
 
     def describe_group_alias(self, alias: GroupAlias) -> dict[str, Any]:
@@ -121,7 +120,6 @@ class IdentityService:
             "creation_time": rfc3339(entity.creation_time),
             "last_update_time": rfc3339(entity.last_update_time),
             "namespace_id": "root",
-            "mfa_secrets": {},
         }
 
     async def describe_group(self, group: Group) -> dict[str, Any]:
