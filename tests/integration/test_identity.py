@@ -223,7 +223,8 @@ def test_entity_merge_moves_aliases_and_policies(dev_server: HushProcess) -> Non
     _user(root, mount_a, "ivy")
     _user(root, mount_b, "ivy2")
     first = _login(dev_server, mount_a, "ivy")["entity_id"]
-    second = _login(dev_server, mount_b, "ivy2")["entity_id"]
+    second_login = _login(dev_server, mount_b, "ivy2")
+    second = second_login["entity_id"]
     assert first != second
     identity.update_entity(second, policies=["from-second"])
     identity.merge_entities(from_entity_ids=[second], to_entity_id=first)
@@ -233,6 +234,9 @@ def test_entity_merge_moves_aliases_and_policies(dev_server: HushProcess) -> Non
     with pytest.raises(hvac.exceptions.InvalidPath):
         identity.read_entity(second)
     assert _login(dev_server, mount_b, "ivy2")["entity_id"] == first
+    # Tokens of the merged-away entity act for the entity it was merged into (Vault).
+    old = dev_server.client(token=second_login["client_token"]).auth.token.lookup_self()["data"]
+    assert old["entity_id"] == second and old["identity_policies"] == ["from-second"]
 
 
 def test_batch_delete_and_bad_input(dev_server: HushProcess) -> None:

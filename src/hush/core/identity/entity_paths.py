@@ -144,13 +144,12 @@ def entity_paths(service: IdentityService) -> list[Path]:
         info: dict[str, Any] = {}
         for entity in entities:
             aliases = await store.aliases_of(entity.id)
-            info[entity.id] = {
-                "name": entity.name,
-                "aliases": [
+            info[entity.id] = {"name": entity.name}
+            if aliases:
+                info[entity.id]["aliases"] = [
                     {"id": a.id, "name": a.name, "mount_accessor": a.mount_accessor}
                     for a in aliases
-                ],
-            }
+                ]
         return Response(data={"keys": sorted(info), "key_info": info})
 
     async def list_by_name(request: Request, fields: FieldData) -> Response | None:
@@ -270,7 +269,12 @@ async def _merge(service: IdentityService, fields: FieldData) -> None:
             if to_entity.id not in members:
                 members.append(to_entity.id)
             group.member_entity_ids = members
-        ops_ += [store.delete(from_entity), store.unindex(store.entity_name_key(from_entity.name))]
+        ops_ += [
+            store.delete(from_entity),
+            store.unindex(store.entity_name_key(from_entity.name)),
+            store.index(f"merged/{from_entity.id}", to_entity.id),
+            *[store.index(f"merged/{old}", to_entity.id) for old in from_entity.merged_entity_ids],
+        ]
     for group_id, group in groups.items():
         old = Group(id=group.id, name=group.name, member_entity_ids=before[group_id])
         group.modify_index += 1

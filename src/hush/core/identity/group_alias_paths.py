@@ -112,11 +112,7 @@ def group_alias_paths(service: IdentityService) -> list[Path]:
         for alias_id in await store.ids(GroupAlias):
             alias = await store.get(GroupAlias, alias_id)
             if alias is not None:
-                described = service.describe_group_alias(alias)
-                info[alias.id] = {
-                    k: described[k]
-                    for k in ("name", "canonical_id", "mount_accessor", "mount_path", "mount_type")
-                }
+                info[alias.id] = service.list_info(service.describe_group_alias(alias))
         return Response(data={"keys": sorted(info), "key_info": info}) if info else None
 
     id_field = {"id": Field(FieldType.STRING, "ID of the group alias.", required=True)}

@@ -202,7 +202,12 @@ def group_paths(service: IdentityService) -> list[Path]:
         if not groups:
             return None
         info = {
-            g.id: {"name": g.name, "num_member_entities": len(g.member_entity_ids)} for g in groups
+            g.id: {
+                "name": g.name,
+                "num_member_entities": len(g.member_entity_ids),
+                "num_parent_groups": len(await store.parents_of(g.id)),
+            }
+            for g in groups
         }
         return Response(data={"keys": sorted(info), "key_info": info})
 

@@ -84,7 +84,11 @@ class IdentityResolver:
     async def _compute(self, entity_id: str) -> ResolvedIdentity:
         entity = await self._store.get(Entity, entity_id)
         if entity is None:
+            # Vault: tokens of an entity merged away act for the entity it was merged into.
+            entity = await self._store.get_indexed(Entity, f"merged/{entity_id}")
+        if entity is None:
             return ResolvedIdentity(entity_id, exists=False)
+        entity_id = entity.id
         direct = sorted(await self._store.groups_of(entity_id))
         policies = list(entity.policies)
         seen: set[str] = set()

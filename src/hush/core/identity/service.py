@@ -71,24 +71,27 @@ class IdentityService:
             "mount_type": found.type if found else "",
         }
 
-    def describe_alias(self, alias: EntityAlias) -> dict[str, Any]:
-        """An entity alias as Vault renders it."""
-        return {
+    def describe_alias(self, alias: EntityAlias, *, nested: bool = False) -> dict[str, Any]:
+        """An entity alias as Vault renders it (``nested``: inside its entity)."""
+        body: dict[str, Any] = {
             "id": alias.id,
             "canonical_id": alias.canonical_id,
             "name": alias.name,
             **self._mount_fields(alias.mount_accessor),
             "metadata": alias.metadata or None,
-            "custom_metadata": alias.custom_metadata or None,
+            "custom_metadata": alias.custom_metadata or (None if nested else {}),
             "creation_time": rfc3339(alias.creation_time),
             "last_update_time": rfc3339(alias.last_update_time),
             "merged_from_canonical_ids": alias.merged_from_canonical_ids or None,
             "local": False,
         }
+        if not nested:
+            body["namespace_id"] = "root"
+        return body
 
-    def describe_group_alias(self, alias: GroupAlias) -> dict[str, Any]:
-        """A group alias as Vault renders it."""
-        return {
+    def describe_group_alias(self, alias: GroupAlias, *, nested: bool = False) -> dict[str, Any]:
+        """A group alias as Vault renders it (``nested``: inside its group)."""
+        body: dict[str, Any] = {
             "id": alias.id,
             "canonical_id": alias.canonical_id,
             "name": alias.name,
@@ -97,8 +100,18 @@ class IdentityService:
             "creation_time": rfc3339(alias.creation_time),
             "last_update_time": rfc3339(alias.last_update_time),
             "merged_from_canonical_ids": None,
-            "namespace_id": "root",
         }
+        if not nested:
+            body.update(custom_metadata=None, local=False, namespace_id="root")
+        return body
+
+    @staticmethod
+    def list_info(described: dict[str, Any]) -> dict[str, Any]:
+        """The ``key_info`` entry of an alias in a LIST answer."""
+        keys = ("name", "canonical_id", "mount_accessor", "mount_path", "mount_type", "metadata")
+        info = {k: described.get(k) for k in keys}
+        info.update(custom_metadata=None, local=False)
+        return info
 
     async def describe_entity(self, entity: Entity) -> dict[str, Any]:
         """An entity with its aliases and group memberships, as Vault renders it."""
@@ -112,7 +125,7 @@ class IdentityService:
             "policies": list(entity.policies),
             "metadata": entity.metadata or None,
             "disabled": entity.disabled,
-            "aliases": [self.describe_alias(a) for a in aliases],
+            "aliases": [self.describe_alias(a, nested=True) for a in aliases],
             "direct_group_ids": direct,
             "inherited_group_ids": inherited,
             "group_ids": sorted({*direct, *inherited}),
@@ -129,12 +142,12 @@ class IdentityService:
             "id": group.id,
             "name": group.name,
             "type": group.type,
-            "policies": list(group.policies),
+            "policies": list(group.policies) or None,
             "metadata": group.metadata or None,
-            "member_entity_ids": list(group.member_entity_ids),
-            "member_group_ids": list(group.member_group_ids),
-            "parent_group_ids": sorted(await self.store.parents_of(group.id)),
-            "alias": self.describe_group_alias(alias) if alias else {},
+            "member_entity_ids": list(group.member_entity_ids) or None,
+            "member_group_ids": list(group.member_group_ids) or None,
+            "parent_group_ids": sorted(await self.store.parents_of(group.id)) or None,
+            "alias": self.describe_group_alias(alias, nested=True) if alias else {},
             "creation_time": rfc3339(group.creation_time),
             "last_update_time": rfc3339(group.last_update_time),
             "modify_index": group.modify_index,

@@ -9,6 +9,7 @@ Layout inside the view (the core gives it ``sys/identity/``); names never appear
   pair → alias id. Alias names are compared exactly: on case-sensitive auth methods ``Alice``
   and ``alice`` are two people.
 * ``entity-aliases/<entity>/<alias>`` — the aliases of an entity.
+* ``merged/<old entity>`` — the entity an entity was merged into (its tokens act for that one).
 * ``entity-groups/<entity>/<group>``, ``group-parents/<group>/<parent>`` — the reverse of
   ``member_entity_ids``/``member_group_ids``, read when resolving a token's identity policies.
 * ``epoch`` — moves in the same transaction as every write, so cached resolutions on every node
