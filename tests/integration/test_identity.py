@@ -260,3 +260,34 @@ def test_batch_delete_and_bad_input(dev_server: HushProcess) -> None:
         dev_server.client().adapter.post(
             "/v1/identity/group", json={"name": "bad-type", "type": "weird"}
         )
+
+
+def test_token_create_with_entity_alias_through_a_role(dev_server: HushProcess) -> None:
+    root = dev_server.client()
+    role = f"svc-{uuid.uuid4().hex[:6]}"
+    root.adapter.post(
+        f"/v1/auth/token/roles/{role}", json={"allowed_entity_aliases": ["build-*", "Deploy"]}
+    )
+
+    def create(alias: str, role_name: str | None = role) -> dict[str, Any]:
+        body: dict[str, Any] = {"entity_alias": alias, "policies": ["default"]}
+        path = f"/v1/auth/token/create/{role_name}" if role_name else "/v1/auth/token/create"
+        auth: dict[str, Any] = root.adapter.post(path, json=body)["auth"]
+        return auth
+
+    first = create("build-1")
+    assert first["entity_id"] and create("build-1")["entity_id"] == first["entity_id"]
+    assert create("deploy")["entity_id"] not in ("", first["entity_id"])
+    entity = root.secrets.identity.read_entity(first["entity_id"])["data"]
+    alias = entity["aliases"][0]
+    assert (alias["name"], alias["mount_type"], alias["mount_accessor"]) == (
+        "build-1",
+        "token",
+        "auth_token_builtin",
+    )
+    me = dev_server.client(token=first["client_token"]).auth.token.lookup_self()["data"]
+    assert me["entity_id"] == first["entity_id"]
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="invalid 'entity_alias' value"):
+        create("other")
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="only allowed in combination"):
+        create("build-1", None)

@@ -98,7 +98,8 @@ class Core:
     ) -> None:
         from hush.core.audit import AuditBroker
         from hush.core.cubbyhole import CubbyholeBackend
-        from hush.core.identity import IdentityBackend, IdentityResolver, IdentityStore
+        from hush.core.identity import IdentityResolver, IdentityStore
+        from hush.core.identity.backend import IdentityBackend
         from hush.core.policies import PolicyStore
         from hush.core.system.backend import SystemBackend
         from hush.core.token_backend import TokenBackend

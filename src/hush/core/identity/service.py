@@ -9,11 +9,13 @@ from hush.core.acl import ROOT_POLICY, canonical_policy_name
 from hush.core.errors import InvalidRequest
 from hush.core.identity.model import Entity, EntityAlias, Group, GroupAlias
 from hush.core.identity.resolve import IdentityResolver
-from hush.core.identity.store import IdentityStore
+from hush.core.identity.store import TOKEN_MOUNT_ACCESSOR, IdentityStore
 from hush.core.mounts import MountEntry
 from hush.core.token_backend import rfc3339
 
 __all__ = ["IdentityService", "identity_policies"]
+
+_TOKEN_MOUNT = MountEntry(path="token/", type="token", uuid="token", accessor=TOKEN_MOUNT_ACCESSOR)
 
 
 def identity_policies(names: Iterable[str]) -> list[str]:
@@ -48,7 +50,9 @@ class IdentityService:
         self._auth_mounts = auth_mounts
 
     def mount(self, accessor: str) -> MountEntry | None:
-        """The auth mount with this accessor, if it is enabled."""
+        """The auth mount with this accessor, if it is enabled (the token store always is)."""
+        if accessor == TOKEN_MOUNT_ACCESSOR:
+            return _TOKEN_MOUNT
         for entry in self._auth_mounts():
             if entry.accessor == accessor:
                 return entry

@@ -37,7 +37,11 @@ from hush.core.identity.model import (
 from hush.crypto import SecretBytes, hmac_sha256, random_bytes
 from hush.storage.base import TxnOp
 
-__all__ = ["IdentityStore", "valid_id"]
+__all__ = ["TOKEN_MOUNT_ACCESSOR", "IdentityStore", "valid_id"]
+
+#: The built-in token store's accessor (``sys/auth`` shows it): aliases of tokens created with
+#: ``entity_alias`` live on it.
+TOKEN_MOUNT_ACCESSOR = "auth_token_builtin"
 
 _SALT = "salt"
 _EPOCH = "epoch"
