@@ -3,11 +3,13 @@
 :meth:`IdentityResolver.resolve` is the one function the request pipeline calls. It costs one
 small storage read (the identity epoch) when the answer is cached; any identity write moves the
 epoch, so a policy added to a group applies to existing tokens on their next request, on every
-node. A cluster-wide authorisation epoch can replace :meth:`IdentityResolver._current_epoch`.
+node. A cluster-wide authorisation epoch plugs in as ``epoch_source`` (any async callable that
+returns a value which changes whenever identity may have changed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from hush.core.acl import ROOT_POLICY, canonical_policy_name
@@ -51,8 +53,11 @@ def identity_policy_names(names: list[str]) -> list[str]:
 class IdentityResolver:
     """Resolves entity ids to :class:`ResolvedIdentity`, cached until the identity epoch moves."""
 
-    def __init__(self, store: IdentityStore) -> None:
+    def __init__(
+        self, store: IdentityStore, epoch_source: Callable[[], Awaitable[int]] | None = None
+    ) -> None:
         self._store = store
+        self._epoch_source = epoch_source or store.epoch
         self._cache: dict[str, ResolvedIdentity] = {}
         self._cache_epoch: int | None = None
 
@@ -61,12 +66,9 @@ class IdentityResolver:
         self._cache.clear()
         self._cache_epoch = None
 
-    async def _current_epoch(self) -> int:
-        return await self._store.epoch()
-
     async def resolve(self, entity_id: str) -> ResolvedIdentity:
         """The identity of ``entity_id`` as of now (one storage read when cached)."""
-        epoch = await self._current_epoch()
+        epoch = await self._epoch_source()
         if epoch != self._cache_epoch:
             self._cache.clear()
             self._cache_epoch = epoch
