@@ -10,6 +10,7 @@ import hvac
 import hvac.exceptions
 import pytest
 
+from tests.conftest import ServerFactory
 from tests.support.server import HushProcess
 
 
@@ -291,3 +292,27 @@ def test_token_create_with_entity_alias_through_a_role(dev_server: HushProcess) 
         create("other")
     with pytest.raises(hvac.exceptions.InvalidRequest, match="only allowed in combination"):
         create("build-1", None)
+
+
+def test_identity_survives_a_restart(sealed_server: ServerFactory) -> None:
+    server = sealed_server("sqlite")
+    init = server.client().sys.initialize(secret_shares=1, secret_threshold=1)
+    root = server.client(init["root_token"])
+    root.sys.submit_unseal_keys(init["keys"])
+    root.sys.enable_auth_method("userpass")
+    root.auth.userpass.create_or_update_user("kim", password="pw-kim")
+    first = _login(server, "userpass", "kim")
+    group = root.secrets.identity.create_or_update_group(
+        name="kept", policies=["kept-pol"], member_entity_ids=[first["entity_id"]]
+    )["data"]["id"]
+
+    server.restart()
+    root.sys.submit_unseal_keys(init["keys"])
+    again = _login(server, "userpass", "kim")
+    assert again["entity_id"] == first["entity_id"]
+    assert again["identity_policies"] == ["kept-pol"]
+    assert root.secrets.identity.read_group(group)["data"]["member_entity_ids"] == [
+        first["entity_id"]
+    ]
+    old = server.client(token=first["client_token"]).auth.token.lookup_self()["data"]
+    assert old["identity_policies"] == ["kept-pol"]
