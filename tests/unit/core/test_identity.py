@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from hush.barrier.view import StorageView
 from hush.core.identity import IdentityResolver, IdentityStore, entity_for_login
+from hush.core.identity.backend import IdentityBackend
 from hush.core.identity.model import Entity, EntityAlias, Group, GroupAlias
 from hush.core.identity.resolve import identity_policy_names
 from hush.storage.base import TxnOp
@@ -128,3 +130,41 @@ def test_cached_resolution_costs_one_read_and_sees_changes() -> None:
 
 def test_identity_never_grants_root_whatever_was_stored() -> None:
     assert identity_policy_names(["root", "Root ", "\uff52oot", "ops", "", "a\x00"]) == ["ops"]
+
+
+def test_every_identity_path_matches_exactly_one_declared_route() -> None:
+    storage = MemoryStorage()
+    store = IdentityStore(storage)
+    backend = IdentityBackend(
+        StorageView(storage, "sys/identity/"), store, IdentityResolver(store), lambda: []
+    )
+    samples = [
+        "entity",
+        "entity/id",
+        "entity/id/",
+        "entity/id/abc",
+        "entity/name",
+        "entity/name/bob",
+        "entity/merge",
+        "entity/batch-delete",
+        "entity-alias",
+        "entity-alias/id",
+        "entity-alias/id/abc",
+        "group",
+        "group/id",
+        "group/id/abc",
+        "group/name",
+        "group/name/ops",
+        "group-alias",
+        "group-alias/id",
+        "group-alias/id/abc",
+        "lookup/entity",
+        "lookup/group",
+    ]
+    for sample in samples:
+        matches = [p.pattern for p in backend.declared_paths if p.match(sample) is not None]
+        assert len(matches) == 1, (sample, matches)
+    for path in backend.declared_paths:
+        assert path.synopsis and all(f.description for f in path.fields.values()), path.pattern
+    for unrouted in ("entity/id/a/b", "entity/name/a/b", "lookup/other", "oidc/key/x"):
+        assert backend.route(unrouted) is None, unrouted

@@ -57,13 +57,13 @@ async def _create(
     return entity.id
 
 
-async def _sync_external_groups(
+async def _external_groups(
     store: IdentityStore, entity_id: str, accessor: str, group_names: Sequence[str]
-) -> None:
-    """Make the entity a member of exactly the external groups (of this mount) the login named.
+) -> tuple[set[str], set[str]]:
+    """The external groups (of this mount) the login names, and those the entity is in now.
 
-    Only groups whose alias lives on the login's own mount are touched, as in Vault: a login
-    through one method never removes memberships another method established.
+    Only groups whose alias lives on the login's own mount count, as in Vault: a login through
+    one method never removes memberships another method established.
     """
     wanted: set[str] = set()
     for group_name in dict.fromkeys(group_names):
@@ -80,6 +80,14 @@ async def _sync_external_groups(
         alias = await store.get(GroupAlias, group.alias_id)
         if alias is not None and alias.mount_accessor == accessor:
             current.add(group_id)
+    return wanted, current
+
+
+async def _sync_external_groups(
+    store: IdentityStore, entity_id: str, accessor: str, group_names: Sequence[str]
+) -> None:
+    """Make the entity a member of exactly the external groups (of this mount) the login named."""
+    wanted, current = await _external_groups(store, entity_id, accessor, group_names)
     if wanted == current:
         return
     ops: list[TxnOp] = []
@@ -109,6 +117,13 @@ async def entity_for_login(
     """The id of the entity a login belongs to, created on first login; metadata kept current."""
     wanted_metadata = {str(k): str(v) for k, v in metadata.items()}
     factor = store.alias_factor_key(accessor, alias_name)
+    # The common case, a returning login with nothing to change, reads only and takes no lock.
+    alias = await store.get_indexed(EntityAlias, factor)
+    entity = await store.get(Entity, alias.canonical_id) if alias is not None else None
+    if alias is not None and entity is not None and alias.metadata == wanted_metadata:
+        wanted, current = await _external_groups(store, entity.id, accessor, group_aliases)
+        if wanted == current:
+            return entity.id
     async with store.lock:
         alias = await store.get_indexed(EntityAlias, factor)
         entity = await store.get(Entity, alias.canonical_id) if alias is not None else None
