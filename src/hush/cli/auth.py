@@ -10,7 +10,13 @@ import click
 from hush.cli.client import Client, ClientSettings, client_options, response_data
 from hush.cli.login_methods import METHOD_HELP
 from hush.cli.options import DURATION, VaultGroup, flag, key_values, value
-from hush.cli.output import OutputOptions, UserError, emit_columns, output_options
+from hush.cli.output import (
+    OutputOptions,
+    UserError,
+    emit_columns,
+    human_duration,
+    output_options,
+)
 
 __all__ = ["auth_group"]
 
@@ -90,6 +96,10 @@ def auth_disable(settings: ClientSettings, path: str) -> None:
     click.echo(f"Success! Disabled the auth method (if it existed) at: {mount}")
 
 
+def _ttl_cell(seconds: Any) -> str:
+    return human_duration(int(seconds)) if seconds else "system"
+
+
 def _methods(settings: ClientSettings) -> dict[str, Mapping[str, Any]]:
     with Client(settings) as client:
         body = client.read("sys/auth", action="listing enabled auth methods") or {}
@@ -126,8 +136,8 @@ def auth_list(settings: ClientSettings, output: OutputOptions, detailed: bool) -
                     path,
                     entry.get("type"),
                     entry.get("accessor"),
-                    config.get("default_lease_ttl") or "system",
-                    config.get("max_lease_ttl") or "system",
+                    _ttl_cell(config.get("default_lease_ttl")),
+                    _ttl_cell(config.get("max_lease_ttl")),
                     config.get("token_type", "default-service"),
                     entry.get("options") or "map[]",
                     entry.get("description"),
