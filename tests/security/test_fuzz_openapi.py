@@ -83,7 +83,9 @@ def _destructive(method: str, path: str) -> bool:
     method = method.upper()
     if path in ("/sys/seal", "/sys/rotate", "/sys/remount") or path.startswith("/sys/remount/"):
         return True
-    if path.startswith(("/sys/rekey/", "/sys/generate-root/", "/auth/token/revoke")):
+    if path.startswith(
+        ("/sys/rekey/", "/sys/generate-root/", "/auth/token/revoke", "/sys/revoke-prefix/")
+    ):
         return True
     # Revoking leases by prefix or id can revoke this test's own tokens (their leases).
     if path.startswith(("/sys/leases/revoke", "/sys/revoke")):

@@ -8,6 +8,7 @@ import click
 
 from hush import __version__
 from hush.cli.audit import audit_group
+from hush.cli.auth import auth_group
 from hush.cli.generic import (
     delete_command,
     list_command,
@@ -24,6 +25,7 @@ from hush.cli.secrets import secrets_group
 from hush.cli.server import server_command
 from hush.cli.token import token_group
 from hush.cli.transit import transit_group
+from hush.cli.unwrap import unwrap_command
 
 __all__ = ["cli", "main"]
 
@@ -56,6 +58,8 @@ kv_group.add_command(kv_metadata_group)
 cli.add_command(audit_group)
 cli.add_command(transit_group)
 cli.add_command(lease_group)
+cli.add_command(auth_group)
+cli.add_command(unwrap_command)
 
 
 def main() -> None:

@@ -110,6 +110,8 @@ class Core:
     ) -> None:
         from hush.core.audit import AuditBroker
         from hush.core.cubbyhole import CubbyholeBackend
+        from hush.core.identity import IdentityResolver, IdentityStore
+        from hush.core.identity.backend import IdentityBackend
         from hush.core.password_policies import PasswordPolicyStore
         from hush.core.policies import PolicyStore
         from hush.core.system.backend import SystemBackend
@@ -131,6 +133,16 @@ class Core:
             reserved=("token/",),
         )
         self.policies = PolicyStore(StorageView(self.barrier, "sys/policy/"))
+        identity_view = StorageView(self.barrier, "sys/identity/")
+        self.identity = IdentityStore(identity_view)
+        self.identity_resolver = IdentityResolver(self.identity)
+        self.identity_backend = IdentityBackend(
+            identity_view,
+            self.identity,
+            self.identity_resolver,
+            # A lambda, not the bound method: the table replaces its dict on every load.
+            lambda: self.auth_mounts.entries.values(),  # noqa: PLW0108
+        )
         self.audit = AuditBroker(StorageView(self.barrier, "sys/audit/"))
         self.scheduler = Scheduler(
             lambda: [*self.mounts.backends.items(), *self.auth_mounts.backends.items()]
@@ -217,6 +229,7 @@ class Core:
     async def _post_unseal(self) -> None:
         await self.tokens.setup()
         await self.policies.setup()
+        await self.identity.setup()
         await self.audit.setup()
         self.scheduler.start()
         # Starts a task only: unseal reads no lease; the loop claims what is due, in batches.
@@ -267,6 +280,8 @@ class Core:
             if not self.barrier.sealed:
                 await self.audit.teardown()
             self.tokens.teardown()
+            self.identity.teardown()
+            self.identity_resolver.invalidate()
             self.barrier.seal()
             self.unseal_progress = None
             self.cluster = None
@@ -292,6 +307,8 @@ class Core:
             return self.token_backend, "auth/token/", path[len("auth/token/") :]
         if path == "cubbyhole" or path.startswith("cubbyhole/"):
             return self.cubbyhole, "cubbyhole/", path[len("cubbyhole/") :]
+        if path == "identity" or path.startswith("identity/"):
+            return self.identity_backend, "identity/", path[len("identity/") :]
         if path.startswith("auth/"):
             found_auth = self.auth_mounts.resolve(path[len("auth/") :])
             if found_auth is None:
@@ -311,11 +328,31 @@ class Core:
         entry = await self.tokens.lookup(request.client_token)
         if entry is None or not _address_allowed(request.remote_addr, entry.bound_cidrs):
             raise PermissionDenied
+        if entry.mount_accessor and not self._auth_mount_live(entry.mount_accessor):
+            # Its auth method was disabled (or re-enabled anew): Vault revokes such tokens;
+            # this also covers batch tokens, which no revocation can reach.
+            raise PermissionDenied
         return entry
 
+    def _auth_mount_live(self, accessor: str) -> bool:
+        return any(e.accessor == accessor for e in self.auth_mounts.entries.values())
+
+    async def identity_policies(self, entry: TokenEntry) -> list[str]:
+        """The policies a token's entity and its groups add now; a disabled entity is refused.
+
+        Resolved on every request (one cached read), so identity changes apply to existing
+        tokens at once, as Vault's ``identity_policies`` do.
+        """
+        if not entry.entity_id:
+            return []
+        resolved = await self.identity_resolver.resolve(entry.entity_id)
+        if resolved.disabled:
+            raise PermissionDenied
+        return list(resolved.policies)
+
     async def acl_for(self, entry: TokenEntry) -> ACL:
-        """The ACL of a token's policies, built from the policy store's fresh cache."""
-        return await self.policies.acl(entry.policies)
+        """The ACL of a token's policies plus its identity policies, from fresh caches."""
+        return await self.policies.acl([*entry.policies, *await self.identity_policies(entry)])
 
     async def handle(self, request: Request) -> Response | None:
         """Run one logical request through the pipeline."""
@@ -477,11 +514,18 @@ class Core:
             await self.auth_mounts.mount(entry)
 
     async def unmount_auth(self, path: str) -> bool:
-        """Disable an auth method and delete its data, revoking the tokens it issued (Vault)."""
-        if path in self.auth_mounts.entries:
-            await self.expiration.revoke_prefix("auth/" + path)
+        """Disable an auth method, revoke every token its logins minted, delete its data.
+
+        Tokens are revoked first (Vault's order) and once more after the mount is gone, for
+        logins that raced the first pass; the mount-accessor check refuses any left over.
+        """
         async with self._lock:
-            return await self.auth_mounts.unmount(path)
+            if path not in self.auth_mounts.entries:
+                return False
+            await self.tokens.revoke_prefix("auth/" + path)
+            removed = await self.auth_mounts.unmount(path)
+        await self.tokens.revoke_prefix("auth/" + path)
+        return removed
 
     async def tune_auth(
         self, path: str, *, config: dict[str, Any], description: str | None

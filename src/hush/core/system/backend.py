@@ -16,6 +16,7 @@ from hush.core.system.mounts import mount_paths
 from hush.core.system.observability import observability_paths
 from hush.core.system.password_policies import password_policy_paths
 from hush.core.system.policies import policy_paths
+from hush.core.system.revoke_prefix import revoke_prefix_paths
 from hush.core.system.seal import seal_paths
 from hush.core.system.wrapping import wrapping_paths
 from hush.framework.backend import Backend, BackendContext
@@ -58,6 +59,7 @@ class SystemBackend(Backend):
         "auth/*",
         "config/*",
         "leases/revoke-prefix/*",
+        "revoke-prefix/*",
         "leases/revoke-force/*",
         "leases/lookup/*",
         "revoke-prefix/*",
@@ -88,6 +90,7 @@ class SystemBackend(Backend):
             *wrapping_paths(self._core),
             *lease_paths(self._core),
             *lockout_paths(self._core),
+            *revoke_prefix_paths(self._core),
             *observability_paths(self._core),
         ]
 
