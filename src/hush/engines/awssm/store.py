@@ -70,6 +70,11 @@ class SecretStore:
     def __init__(self, storage: LogicalStorage) -> None:
         self._storage = storage
 
+    @property
+    def storage(self) -> LogicalStorage:
+        """The mount's storage view (for engine settings kept beside the secrets)."""
+        return self._storage
+
     async def get(self, name: str) -> SecretRecord | None:
         """The record of ``name``, or ``None``."""
         blob = await self._storage.get(_SECRET + _key(name))
