@@ -151,18 +151,18 @@ class RotationRunner:
             await self._store.value(record.name, current.version_id) if current else None
         )
         pending = record.version_with(AWSPENDING)
-        version_id = token or (pending.version_id if pending else str(uuid.uuid4()))
+        # An unfinished rotation is reattempted with its pending version (AWS: "A previous
+        # rotation isn't complete. That rotation will be reattempted."), whatever the new token.
+        version_id = pending.version_id if pending else (token or str(uuid.uuid4()))
         event = {"SecretId": record.arn, "ClientRequestToken": version_id}
         step = "createSecret"
         try:
-            if pending is not None and pending.version_id == version_id:
+            if pending is not None:
                 value = await self._store.value(record.name, version_id)
                 if value is None:
                     raise StepFailed("createSecret: the pending version has no value")
             else:
                 value = await rotator.create({**event, "Step": step}, current_value)
-                if pending is not None:
-                    record.remove_stage(AWSPENDING)
                 await add_version(env, record, value, version_id, [AWSPENDING])
                 await self._store.save(record, new_values={version_id: value})
             for step in ("setSecret", "testSecret", "finishSecret"):
