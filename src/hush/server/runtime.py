@@ -98,7 +98,15 @@ async def _dev_setup(core: Core, dev: DevOptions) -> _DevInfo:
             description="key/value secret storage",
         )
     )
-    await core.mount(MountEntry(path="awssm/", type="awssm", description="AWS Secrets Manager"))
+    await core.mount(
+        MountEntry(
+            path="awssm/",
+            type="awssm",
+            description="AWS Secrets Manager",
+            # Audit entries name the action and region in clear; values stay HMAC'd.
+            config={"audit_non_hmac_request_keys": ["aws_action", "aws_region"]},
+        )
+    )
     aws_id, aws_secret = await _dev_aws_key(core, dev)
     return _DevInfo(base64.b64encode(unseal_key.reveal()).decode(), token, aws_id, aws_secret)
 

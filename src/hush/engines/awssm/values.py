@@ -99,7 +99,7 @@ async def get_secret_value(env: ActionEnv, secret_id: str, name: str, body: Body
         raise ResourceNotFound("Secrets Manager can't find the specified secret value.")
     # Secrets Manager records access to the day; writing once a day keeps reads read-only.
     today = env.now - env.now % _DAY
-    if record.last_accessed != today:
+    if record.last_accessed != today or version.last_accessed != today:
         record.last_accessed = today
         version.last_accessed = today
         await env.store.touch(record)
