@@ -31,7 +31,8 @@ from hush.engines.awssm.rotators import (
     StepFailed,
     WebhookRotator,
 )
-from hush.engines.awssm.store import SecretStore
+from hush.engines.awssm.rotators_postgres import ALTERNATING, SINGLE_USER, PostgresRotator
+from hush.engines.awssm.store import SecretStore, SecretValue
 from hush.engines.awssm.validate import boolean, client_token, text
 
 __all__ = ["MAX_BACKOFF", "ROTATE", "RotationRunner", "backoff"]
@@ -39,6 +40,7 @@ __all__ = ["MAX_BACKOFF", "ROTATE", "RotationRunner", "backoff"]
 ROTATE: Final = "rotate"
 MAX_BACKOFF: Final = 3600.0
 _WEBHOOK_KEY: Final = "config/webhook-key"
+_BUILT_IN: Final = (RANDOM_ROTATOR, SINGLE_USER, ALTERNATING)
 
 log = logging.getLogger("hush.engines.awssm.rotation")
 
@@ -80,11 +82,27 @@ class RotationRunner:
     async def _rotator(self, name: str) -> Rotator:
         if not name or name == RANDOM_ROTATOR:
             return RandomPasswordRotator()
+        if name in (SINGLE_USER, ALTERNATING):
+            return PostgresRotator(name, self._current_value)
         return WebhookRotator(name, await self.webhook_key(), self._ca_file)
+
+    async def _current_value(self, secret_id: str) -> SecretValue | None:
+        """AWSCURRENT of the secret ``secret_id`` names (name or ARN, on this mount)."""
+        name = secret_id
+        if secret_id.startswith("arn:"):
+            tail = secret_id.split(":", 6)[-1]
+            name = tail[:-7] if len(tail) > 7 else tail
+        record = await self._store.get(name)
+        if record is None or record.deleted:
+            return None
+        if secret_id.startswith("arn:") and secret_id != record.arn:
+            return None
+        current = record.version_with(AWSCURRENT)
+        return await self._store.value(name, current.version_id) if current else None
 
     @staticmethod
     def _check_rotator(name: str) -> None:
-        if name == RANDOM_ROTATOR or name.startswith("https://"):
+        if name in _BUILT_IN or name.startswith("https://"):
             return
         if name.startswith("arn:aws:lambda:"):
             raise Unsupported(
@@ -92,7 +110,8 @@ class RotationRunner:
                 f"RotationLambdaARN, or {RANDOM_ROTATOR} (the default) for random passwords"
             )
         raise InvalidParameter(
-            f"RotationLambdaARN must be an https:// webhook URL or {RANDOM_ROTATOR}"
+            "RotationLambdaARN must be an https:// webhook URL or one of the built-in "
+            f"rotators: {', '.join(_BUILT_IN)}"
         )
 
     # -- actions -----------------------------------------------------------------------------
