@@ -157,12 +157,13 @@ class AwssmBackend(Backend):
         env = self.env(fields.string("aws_region"))
         name = fields.string("name")
         body = self._body(fields)
-        if action == "CreateSecret":
-            if request.operation not in _WRITE:
-                raise InvalidRequest("CreateSecret is a write")
-            answer = await values.create_secret(env, name, body)
-            return self._aws(answer)
-        return self._aws(await self._secret_action(request, env, action, name, body))
+        # Writes to one secret are serialised: each is a read-modify-write of its record.
+        async with self.secrets.lock(name):
+            if action == "CreateSecret":
+                if request.operation not in _WRITE:
+                    raise InvalidRequest("CreateSecret is a write")
+                return self._aws(await values.create_secret(env, name, body))
+            return self._aws(await self._secret_action(request, env, action, name, body))
 
     async def _secret_action(
         self, request: Request, env: ActionEnv, action: str, name: str, body: Body
@@ -261,10 +262,11 @@ class AwssmBackend(Backend):
     async def periodic(self, now: float) -> None:
         """Purge secrets whose recovery window has passed; run due rotations."""
         for entry in await self.due.due(now):
-            if entry.kind == PURGE:
-                record = await self.secrets.get(entry.name)
-                if record is not None and record.deleted and record.deleted_date <= now:
-                    await self.secrets.purge(record)
-                await self.due.cancel(entry)
-            else:
-                await self.rotation.run_due(entry, now)
+            async with self.secrets.lock(entry.name):
+                if entry.kind == PURGE:
+                    record = await self.secrets.get(entry.name)
+                    if record is not None and record.deleted and record.deleted_date <= now:
+                        await self.secrets.purge(record)
+                    await self.due.cancel(entry)
+                else:
+                    await self.rotation.run_due(entry, now)
