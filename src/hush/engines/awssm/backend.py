@@ -61,7 +61,11 @@ class AwssmBackend(Backend):
         self.account_id = str(context.options.get("account_id") or DEFAULT_ACCOUNT_ID)
         self.clock: Callable[[], float] = time.time
         self.rotation = RotationRunner(
-            self.secrets, self.due, self.env, context.options.get("webhook_ca_file") or None
+            self.secrets,
+            self.due,
+            self.env,
+            ca_file=context.options.get("webhook_ca_file") or None,
+            alert_url=context.options.get("rotation_alert_url") or None,
         )
         self._secret_actions: dict[str, tuple[frozenset[Operation], SecretHandler]] = {
             "GetSecretValue": (_READ, values.get_secret_value),

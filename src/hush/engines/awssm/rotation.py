@@ -64,11 +64,13 @@ class RotationRunner:
         due: DueIndex,
         env: Callable[[str], ActionEnv],
         ca_file: str | None = None,
+        alert_url: str | None = None,
     ) -> None:
         self._store = store
         self._due = due
         self._env = env
         self._ca_file = ca_file
+        self._alert_url = alert_url
 
     async def webhook_key(self) -> SecretBytes:
         """The mount's webhook signing key (made on first use, kept behind the barrier)."""
@@ -215,6 +217,27 @@ class RotationRunner:
         record.rotation.next_rotation = retry_at
         await self._due.schedule(retry_at, ROTATE, record.name)
         await self._store.touch(record)
+        if self._alert_url:
+            await self._alert(record, reason, retry_at)
+
+    async def _alert(self, record: SecretRecord, reason: str, retry_at: float) -> None:
+        """POST a signed ``rotationFailed`` event to the mount's ``rotation_alert_url``."""
+        if not (self._alert_url or "").startswith("https://"):
+            log.warning("rotation_alert_url must be an https:// URL; no alert sent")
+            return
+        hook = WebhookRotator(self._alert_url or "", await self.webhook_key(), self._ca_file)
+        event = {
+            "Step": "rotationFailed",
+            "SecretId": record.arn,
+            "Name": record.name,
+            "Failures": record.rotation.failures,
+            "Error": reason,
+            "NextAttemptDate": retry_at,
+        }
+        try:
+            await hook.notify(event)
+        except StepFailed as exc:
+            log.warning("rotation alert for secret %s was not delivered: %s", record.name, exc)
 
     # -- scheduling --------------------------------------------------------------------------
 
