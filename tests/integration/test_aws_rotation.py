@@ -189,6 +189,12 @@ def test_failing_test_step_leaves_current_intact_and_is_visible(
     assert "testSecret" in rotation["last_error"] and "500" in rotation["last_error"]
     assert rotation["next_rotation"] is not None  # a retry is scheduled
     assert "rotation of secret" in aws_server.log_text()
+    with aws_server.http() as http:
+        text = http.get(
+            "/v1/sys/metrics", params={"format": "prometheus"}, headers={"X-Vault-Token": "root"}
+        ).text
+    assert 'hush_secret_rotations_total{mount="awssm/",outcome="failure"} 1.0' in text
+    assert 'hush_secret_rotations_failing{mount="awssm/"} 1.0' in text
     raw = signed_request(
         aws_server.url,
         "secretsmanager.DescribeSecret",

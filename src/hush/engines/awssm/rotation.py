@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from hush.core.errors import Unsupported
@@ -35,7 +36,7 @@ from hush.engines.awssm.rotators_postgres import ALTERNATING, SINGLE_USER, Postg
 from hush.engines.awssm.store import SecretStore, SecretValue
 from hush.engines.awssm.validate import boolean, client_token, text
 
-__all__ = ["MAX_BACKOFF", "ROTATE", "RotationRunner", "backoff"]
+__all__ = ["MAX_BACKOFF", "ROTATE", "RotationRunner", "RotationStats", "backoff"]
 
 ROTATE: Final = "rotate"
 MAX_BACKOFF: Final = 3600.0
@@ -43,6 +44,15 @@ _WEBHOOK_KEY: Final = "config/webhook-key"
 _BUILT_IN: Final = (RANDOM_ROTATOR, SINGLE_USER, ALTERNATING)
 
 log = logging.getLogger("hush.engines.awssm.rotation")
+
+
+@dataclass(slots=True)
+class RotationStats:
+    """What this node's runner has done since the mount started (for metrics)."""
+
+    successes: int = 0
+    failures: int = 0
+    failing: set[str] = field(default_factory=set)
 
 
 def backoff(failures: int) -> float:
@@ -71,6 +81,7 @@ class RotationRunner:
         self._env = env
         self._ca_file = ca_file
         self._alert_url = alert_url
+        self.stats = RotationStats()
 
     async def webhook_key(self) -> SecretBytes:
         """The mount's webhook signing key (made on first use, kept behind the barrier)."""
@@ -200,12 +211,16 @@ class RotationRunner:
         await self._schedule(record, env.now)
         dropped = record.prune()
         await self._store.save(record, dropped_versions=dropped)
+        self.stats.successes += 1
+        self.stats.failing.discard(record.name)
         log.info("rotated secret %s to version %s", record.name, version_id)
         return version_id
 
     async def _failed(self, record: SecretRecord, now: float, reason: str) -> None:
         record.rotation.failures += 1
         record.rotation.last_error = reason
+        self.stats.failures += 1
+        self.stats.failing.add(record.name)
         log.warning(
             "rotation of secret %s failed (attempt %d): %s; AWSCURRENT is unchanged",
             record.name,
