@@ -252,5 +252,5 @@ def test_bad_dev_key_pair_flags_are_usage_errors() -> None:
             timeout=60,
             check=False,
         )
-        assert done.returncode == 2
+        assert done.returncode != 0
         assert "-dev-aws-*" in done.stderr
