@@ -118,6 +118,11 @@ def test_update_secret_version_stage_moves_custom_and_current_labels(sm: Any) ->
     assert stages == {v1: ["AWSPREVIOUS"], v2: ["CANARY", "AWSCURRENT"]}
     sm.update_secret_version_stage(SecretId=name, VersionStage="CANARY", RemoveFromVersionId=v2)
     assert sm.describe_secret(SecretId=name)["VersionIdsToStages"][v2] == ["AWSCURRENT"]
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        sm.update_secret_version_stage(
+            SecretId=name, VersionStage="AWSCURRENT", RemoveFromVersionId=v2
+        )
+    assert _code(exc) == "InvalidParameterException"
 
 
 def test_tags_are_added_overwritten_and_removed(sm: Any) -> None:
