@@ -5,6 +5,7 @@ from __future__ import annotations
 from hush.auth.approle import AppRoleBackend
 from hush.auth.jwt import JWTBackend
 from hush.auth.kubernetes import KubernetesBackend
+from hush.auth.aws import AwsAuthBackend
 from hush.auth.userpass import UserpassBackend
 from hush.framework.registry import Registry
 
@@ -19,3 +20,4 @@ def register_builtin_auth_methods(registry: Registry) -> None:
     registry.register("jwt", JWTBackend)
     registry.register("oidc", JWTBackend)
     registry.register("kubernetes", KubernetesBackend)
+    registry.register("aws", AwsAuthBackend)
