@@ -30,17 +30,25 @@ __all__ = [
 class KeyNotFound(NotFound):
     """No KMS key or alias matches the reference (AWS ``NotFoundException``)."""
 
+    aws_type = "NotFoundException"
+
 
 class KeyDisabled(Conflict):
     """The key is disabled (AWS ``DisabledException``)."""
+
+    aws_type = "DisabledException"
 
 
 class KeyInvalidState(Conflict):
     """The key's state forbids the action, e.g. pending deletion (``KMSInvalidStateException``)."""
 
+    aws_type = "KMSInvalidStateException"
+
 
 class KeyUnavailable(Conflict):
     """The key's material is gone (its transit key was deleted) (``KeyUnavailableException``)."""
+
+    aws_type = "KeyUnavailableException"
 
 
 class InvalidCiphertext(InvalidRequest):
@@ -49,6 +57,8 @@ class InvalidCiphertext(InvalidRequest):
     One message for every cause (tampered bytes, wrong context, foreign blob), as AWS.
     """
 
+    aws_type = "InvalidCiphertextException"
+
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
 
@@ -56,34 +66,52 @@ class InvalidCiphertext(InvalidRequest):
 class IncorrectKey(InvalidRequest):
     """The ciphertext was made under another key than the one named (``IncorrectKeyException``)."""
 
+    aws_type = "IncorrectKeyException"
+
 
 class InvalidKeyUsage(InvalidRequest):
     """The key's usage or spec does not allow the operation (``InvalidKeyUsageException``)."""
+
+    aws_type = "InvalidKeyUsageException"
 
 
 class AliasExists(Conflict):
     """CreateAlias on a name already in use (``AlreadyExistsException``)."""
 
+    aws_type = "AlreadyExistsException"
+
 
 class InvalidAliasName(InvalidRequest):
     """An alias name outside AWS's rules or in the reserved ``alias/aws/`` space."""
+
+    aws_type = "InvalidAliasNameException"
 
 
 class InvalidMarker(InvalidRequest):
     """A pagination marker this server did not issue (``InvalidMarkerException``)."""
 
+    aws_type = "InvalidMarkerException"
+
 
 class TagError(InvalidRequest):
     """A tag key or value outside AWS's limits (``TagException``)."""
+
+    aws_type = "TagException"
 
 
 class InvalidSignature(InvalidRequest):
     """Verify found the signature invalid (``KMSInvalidSignatureException``)."""
 
+    aws_type = "KMSInvalidSignatureException"
+
 
 class InvalidMac(InvalidRequest):
     """VerifyMac found the MAC invalid (``KMSInvalidMacException``)."""
 
+    aws_type = "KMSInvalidMacException"
+
 
 class UnsupportedOperation(InvalidRequest):
     """The action does not apply to this kind of key (``UnsupportedOperationException``)."""
+
+    aws_type = "UnsupportedOperationException"
