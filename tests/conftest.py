@@ -15,6 +15,9 @@ from tests.support.server import HushProcess, free_port, start_hush, write_confi
 PG_DSN = os.environ.get("HUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_DSN = os.environ.get("HUSH_TEST_MARIADB_DSN", "mysql://root@127.0.0.1:3306/test")
 DEV_ROOT_TOKEN = "root"
+# The dev AWS key pair the aws_server fixture fixes with -dev-aws-access-key-id/-secret-access-key.
+DEV_AWS_ACCESS_KEY_ID = "AKIAHUSHTESTDEV00001"
+DEV_AWS_SECRET_ACCESS_KEY = "hushTestDevSecretKey0000000000000000000/"
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +56,29 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HushProcess
             "-dev-kv-v1",
             f"-dev-root-token-id={DEV_ROOT_TOKEN}",
             f"-dev-listen-address=127.0.0.1:{port}",
+        ],
+        port=port,
+        root_token=DEV_ROOT_TOKEN,
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def aws_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HushProcess]:
+    """A SQLite dev server per module with the fixed dev AWS key pair (awssm/ mounted)."""
+    workdir = tmp_path_factory.mktemp("aws")
+    port = free_port()
+    server = start_hush(
+        workdir,
+        [
+            "-dev",
+            "-dev-storage=sqlite",
+            f"-dev-storage-path={workdir / 'hush.db'}",
+            f"-dev-root-token-id={DEV_ROOT_TOKEN}",
+            f"-dev-listen-address=127.0.0.1:{port}",
+            f"-dev-aws-access-key-id={DEV_AWS_ACCESS_KEY_ID}",
+            f"-dev-aws-secret-access-key={DEV_AWS_SECRET_ACCESS_KEY}",
         ],
         port=port,
         root_token=DEV_ROOT_TOKEN,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hush.auth.approle import AppRoleBackend
+from hush.auth.aws import AwsAuthBackend
 from hush.auth.userpass import UserpassBackend
 from hush.framework.registry import Registry
 
@@ -13,3 +14,4 @@ def register_builtin_auth_methods(registry: Registry) -> None:
     """Register every auth method shipped with Hush."""
     registry.register("userpass", UserpassBackend)
     registry.register("approle", AppRoleBackend)
+    registry.register("aws", AwsAuthBackend)

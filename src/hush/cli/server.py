@@ -58,6 +58,20 @@ def _split_address(address: str) -> tuple[str, int]:
     help="Mount KV version 1 at secret/ in dev mode (default: version 2, as Vault).",
 )
 @click.option(
+    "-dev-aws-access-key-id",
+    "--dev-aws-access-key-id",
+    "dev_aws_access_key_id",
+    default=None,
+    help="Use this access key id for the dev AWS key pair (bound to the root policy).",
+)
+@click.option(
+    "-dev-aws-secret-access-key",
+    "--dev-aws-secret-access-key",
+    "dev_aws_secret_access_key",
+    default=None,
+    help="Use this secret access key for the dev AWS key pair.",
+)
+@click.option(
     "-config",
     "--config",
     "config_path",
@@ -72,6 +86,8 @@ def server_command(
     dev_storage: str,
     dev_storage_path: str | None,
     dev_kv_v1: bool,
+    dev_aws_access_key_id: str | None,
+    dev_aws_secret_access_key: str | None,
     config_path: str | None,
 ) -> None:
     """Start a Hush server."""
@@ -90,7 +106,12 @@ def server_command(
         serve(
             core,
             ListenOptions(host=host, port=port),
-            DevOptions(root_token_id=dev_root_token_id, kv_version="1" if dev_kv_v1 else "2"),
+            DevOptions(
+                root_token_id=dev_root_token_id,
+                kv_version="1" if dev_kv_v1 else "2",
+                aws_access_key_id=dev_aws_access_key_id,
+                aws_secret_access_key=dev_aws_secret_access_key,
+            ),
         )
         return
     if config_path is None:

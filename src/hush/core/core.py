@@ -282,7 +282,13 @@ class Core:
         return backend, entry.path, rest
 
     async def authenticate(self, request: Request) -> TokenEntry:
-        """The live token entry for the request's token, or 403."""
+        """The live token entry for the request's token, or 403.
+
+        A front end that verified other credentials itself (the AWS front end checks SigV4 and
+        names the access key's identity) sends no token and sets ``token_entry`` instead.
+        """
+        if request.client_token is None and request.token_entry is not None:
+            return request.token_entry
         if request.client_token is None or len(request.client_token) == 0:
             raise PermissionDenied
         entry = await self.tokens.lookup(request.client_token)

@@ -30,6 +30,8 @@ class HushError(Exception):
     """Base of every error Hush reports to a client; ``status`` is the Vault HTTP status."""
 
     status: int = 500
+    #: The AWS error type (``__type``) the AWS front end answers with; empty: mapped by class.
+    aws_type: str = ""
 
     def __init__(self, message: str, *, errors: list[str] | None = None) -> None:
         super().__init__(message)

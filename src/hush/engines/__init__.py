@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hush.engines.awssm import AwssmBackend
 from hush.engines.kv import KVv2Backend, kv_backend
 from hush.engines.transit import TransitBackend
 from hush.framework.registry import Registry
@@ -16,3 +17,4 @@ def register_builtin_engines(registry: Registry) -> None:
     # callers that bypass that normalisation.
     registry.register("kv-v2", KVv2Backend)
     registry.register("transit", TransitBackend)
+    registry.register("awssm", AwssmBackend)
