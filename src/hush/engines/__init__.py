@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hush.engines.awssm import AwssmBackend
 from hush.engines.kv import KVv2Backend, kv_backend
+from hush.engines.ssm import SsmBackend
 from hush.engines.transit import TransitBackend
 from hush.framework.registry import Registry
 
@@ -18,3 +19,4 @@ def register_builtin_engines(registry: Registry) -> None:
     registry.register("kv-v2", KVv2Backend)
     registry.register("transit", TransitBackend)
     registry.register("awssm", AwssmBackend)
+    registry.register("ssm", SsmBackend)

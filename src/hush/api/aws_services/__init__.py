@@ -23,6 +23,7 @@ from hush.api.aws_services.base import (
 )
 from hush.api.aws_services.kms import KMS
 from hush.api.aws_services.secretsmanager import SECRETS_MANAGER
+from hush.api.aws_services.ssm import SSM
 
 __all__ = [
     "SERVICES",
@@ -36,5 +37,5 @@ __all__ = [
 
 #: ``X-Amz-Target`` prefix (the part before the dot) → service.
 SERVICES: dict[str, AwsService] = {
-    service.target_prefix: service for service in (SECRETS_MANAGER, KMS)
+    service.target_prefix: service for service in (SECRETS_MANAGER, KMS, SSM)
 }
