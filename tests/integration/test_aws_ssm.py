@@ -229,8 +229,11 @@ def test_tags(ssm: Any, root: str) -> None:
         ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=f"{root}/none")
     assert _code(exc) == "InvalidResourceId"
     with pytest.raises(botocore.exceptions.ClientError) as exc:
-        ssm.list_tags_for_resource(ResourceType="Document", ResourceId=name)
+        ssm.list_tags_for_resource(ResourceType="Parameters", ResourceId=name)
     assert _code(exc) == "InvalidResourceType"
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        ssm.list_tags_for_resource(ResourceType="Document", ResourceId=name)
+    assert _code(exc) == "InvalidResourceId"  # a real type, but Hush holds parameters only
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         ssm.put_parameter(Name=name, Value="v", Overwrite=True, Tags=[{"Key": "k", "Value": "v"}])
     assert _code(exc) == "ValidationException"

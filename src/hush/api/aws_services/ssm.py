@@ -25,7 +25,12 @@ from hush.api.aws_services.base import ActionContext, AwsService, LogicalCall, R
 from hush.api.aws_services.kms import KMS, resolve_key
 from hush.core.errors import HushError
 from hush.core.request import Operation
-from hush.engines.ssm.errors import InvalidKeyId, InvalidResourceType, SsmValidation
+from hush.engines.ssm.errors import (
+    InvalidKeyId,
+    InvalidResourceId,
+    InvalidResourceType,
+    SsmValidation,
+)
 from hush.engines.ssm.names import check_name, check_path, logical_name, parse_selector
 
 __all__ = ["SSM"]
@@ -34,6 +39,18 @@ _SECURE: Final = "SecureString"
 _DEFAULT_KEY: Final = "alias/aws/ssm"
 _INTERNAL: Final = ("KmsKeyId",)
 _MISSING: Final = frozenset({"ParameterNotFound", "ParameterVersionNotFound"})
+_OTHER_RESOURCE_TYPES: Final = frozenset(
+    {
+        "Document",
+        "ManagedInstance",
+        "MaintenanceWindow",
+        "PatchBaseline",
+        "OpsItem",
+        "OpsMetadata",
+        "Automation",
+        "Association",
+    }
+)
 
 
 def _on(kind: str, name: str) -> str:
@@ -224,7 +241,11 @@ def _named(operation: Operation, kind: str, extra: dict[str, Any] | None = None)
 
 def _tagging(operation: Operation, extra: dict[str, Any] | None = None) -> Any:
     async def action(body: dict[str, Any], context: ActionContext, run: RunCall) -> dict[str, Any]:
-        if body.get("ResourceType") != "Parameter":
+        kind = body.get("ResourceType")
+        if kind in _OTHER_RESOURCE_TYPES:
+            # A real SSM resource type, but Hush stores parameters only: no such resource.
+            raise InvalidResourceId("Invalid Resource Id")
+        if kind != "Parameter":
             raise InvalidResourceType("Invalid Resource Type")
         name = check_name(body.get("ResourceId"))
         data = {**body, **(extra or {}), "Name": name}
