@@ -98,7 +98,15 @@ async def _dev_setup(core: Core, dev: DevOptions) -> _DevInfo:
             description="key/value secret storage",
         )
     )
-    await core.mount(MountEntry(path="awssm/", type="awssm", description="AWS Secrets Manager"))
+    await core.mount(
+        MountEntry(
+            path="awssm/",
+            type="awssm",
+            description="AWS Secrets Manager",
+            # Audit entries name the action and region in clear; values stay HMAC'd.
+            config={"audit_non_hmac_request_keys": ["aws_action", "aws_region"]},
+        )
+    )
     await core.mount(
         MountEntry(path="ssm/", type="ssm", description="AWS Systems Manager Parameter Store")
     )

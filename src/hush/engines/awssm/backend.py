@@ -12,6 +12,7 @@ the mount's due-time index; scheduled rotation runs from the same index.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
@@ -59,7 +60,9 @@ class AwssmBackend(Backend):
         self.due = DueIndex(self.storage)
         self.account_id = str(context.options.get("account_id") or DEFAULT_ACCOUNT_ID)
         self.clock: Callable[[], float] = time.time
-        self.rotation = RotationRunner(self.secrets, self.due, self.env)
+        self.rotation = RotationRunner(
+            self.secrets, self.due, self.env, context.options.get("webhook_ca_file") or None
+        )
         self._secret_actions: dict[str, tuple[frozenset[Operation], SecretHandler]] = {
             "GetSecretValue": (_READ, values.get_secret_value),
             "DescribeSecret": (_READ, describe.describe_secret),
@@ -103,6 +106,12 @@ class AwssmBackend(Backend):
                 {**_FIELDS, "name": Field(FieldType.STRING, "The secret's name.")},
                 exists=self._exists,
                 description="Through the Vault API a GET shows the AWSCURRENT value.",
+            ),
+            Path(
+                "rotation/webhook-key",
+                "The key that signs rotation webhook calls (X-Hush-Signature).",
+                {Operation.READ: OperationSpec(self._webhook_key, "Read the signing key.")},
+                description="Webhook endpoints verify HMAC-SHA256 of '<t>.<body>' with this key.",
             ),
             Path(
                 "random-password",
@@ -186,6 +195,16 @@ class AwssmBackend(Backend):
             "description": record.description,
             "version_ids_to_stages": record.stage_map(),
             "created_date": int(record.created),
+            "rotation": {
+                "enabled": record.rotation.enabled,
+                "rotator": record.rotation.rotator
+                or ("" if not record.rotation.enabled else "hush:random-password"),
+                "rules": record.rotation.rules or None,
+                "next_rotation": int(record.rotation.next_rotation) or None,
+                "last_rotated": int(record.rotation.last_rotated) or None,
+                "failures": record.rotation.failures,
+                "last_error": record.rotation.last_error,
+            },
         }
         if version is not None:
             value = await self.secrets.value(record.name, version.version_id)
@@ -211,6 +230,10 @@ class AwssmBackend(Backend):
             if record is not None and not record.deleted:
                 names.append(name)
         return Response(data={"keys": names}) if names else None
+
+    async def _webhook_key(self, request: Request, fields: FieldData) -> Response:
+        key = await self.rotation.webhook_key()
+        return Response(data={"key": base64.b64encode(key.reveal()).decode()})
 
     async def _random(self, request: Request, fields: FieldData) -> Response:
         return self._aws(password.get_random_password(self._body(fields)))

@@ -60,7 +60,7 @@ async def add_version(
     version_id = token or str(uuid.uuid4())
     if version_id in record.versions:
         existing = await env.store.value(record.name, version_id)
-        if existing == value:
+        if value.same_as(existing):
             return version_id, False
         raise ResourceExists(
             "You can't modify an existing version, you can only create a new version."

@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote
 import orjson
 
 from hush.barrier.view import LogicalStorage
+from hush.crypto import constant_time_equal
 from hush.engines.awssm.model import SecretRecord
 from hush.storage.base import TxnOp
 
@@ -23,7 +24,7 @@ _SECRET: Final = "secret/"
 _VALUE: Final = "value/"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class SecretValue:
     """A version's value: exactly one of a string or bytes. Its repr shows neither."""
 
@@ -33,6 +34,10 @@ class SecretValue:
     def __repr__(self) -> str:
         kind = "string" if self.string is not None else "binary"
         return f"SecretValue(<{kind} redacted>)"
+
+    def same_as(self, other: SecretValue | None) -> bool:
+        """Whether ``other`` holds the same value (constant-time: one side may be a guess)."""
+        return other is not None and constant_time_equal(self.to_bytes(), other.to_bytes())
 
     def to_bytes(self) -> bytes:
         """The storage form."""
@@ -64,6 +69,11 @@ class SecretStore:
 
     def __init__(self, storage: LogicalStorage) -> None:
         self._storage = storage
+
+    @property
+    def storage(self) -> LogicalStorage:
+        """The mount's storage view (for engine settings kept beside the secrets)."""
+        return self._storage
 
     async def get(self, name: str) -> SecretRecord | None:
         """The record of ``name``, or ``None``."""

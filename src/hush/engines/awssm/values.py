@@ -46,9 +46,11 @@ async def create_secret(env: ActionEnv, name: str, body: Body) -> dict[str, Any]
                 "You can't create this secret because a secret with this name is already "
                 "scheduled for deletion."
             )
-        retried = token is not None and value is not None and token in existing.versions
-        if retried and token is not None and await env.store.value(name, token) == value:
-            return {**identity(existing), "VersionId": token}
+        # A retried CreateSecret (same token, same value) answers as the first call did.
+        if token is not None and value is not None and token in existing.versions:
+            stored = await env.store.value(name, token)
+            if value.same_as(stored):
+                return {**identity(existing), "VersionId": token}
         raise ResourceExists(f"The operation failed because the secret {name} already exists.")
     record = SecretRecord(
         name=name,
@@ -97,7 +99,7 @@ async def get_secret_value(env: ActionEnv, secret_id: str, name: str, body: Body
         raise ResourceNotFound("Secrets Manager can't find the specified secret value.")
     # Secrets Manager records access to the day; writing once a day keeps reads read-only.
     today = env.now - env.now % _DAY
-    if record.last_accessed != today:
+    if record.last_accessed != today or version.last_accessed != today:
         record.last_accessed = today
         version.last_accessed = today
         await env.store.touch(record)
