@@ -242,7 +242,7 @@ def _named(operation: Operation, kind: str, extra: dict[str, Any] | None = None)
 def _tagging(operation: Operation, extra: dict[str, Any] | None = None) -> Any:
     async def action(body: dict[str, Any], context: ActionContext, run: RunCall) -> dict[str, Any]:
         kind = body.get("ResourceType")
-        if kind in _OTHER_RESOURCE_TYPES:
+        if isinstance(kind, str) and kind in _OTHER_RESOURCE_TYPES:
             # A real SSM resource type, but Hush stores parameters only: no such resource.
             raise InvalidResourceId("Invalid Resource Id")
         if kind != "Parameter":
