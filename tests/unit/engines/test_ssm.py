@@ -36,9 +36,21 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(coro)
 
 
+class YieldingView(StorageView):
+    """A storage view that lets other tasks run at every read and write, as SQLite does."""
+
+    async def get(self, path: str) -> bytes | None:
+        await asyncio.sleep(0)
+        return await super().get(path)
+
+    async def put(self, path: str, value: bytes) -> None:
+        await asyncio.sleep(0)
+        await super().put(path, value)
+
+
 class Ssm:
     def __init__(self) -> None:
-        storage = StorageView(MemoryStorage(), "logical/ssm/")
+        storage = YieldingView(MemoryStorage(), "logical/ssm/")
         self.backend = SsmBackend(BackendContext(storage, "ssm/", "ssm"))
 
     def call(self, op: Operation, path: str, **data: Any) -> dict[str, Any]:
@@ -242,3 +254,25 @@ def test_by_path_pages_are_complete_and_disjoint() -> None:
             break
     assert seen == names
     assert ssm.call(Operation.LIST, "by-path/p/")["Names"] == []  # one level: only folders
+
+
+def test_concurrent_overwrites_get_distinct_versions() -> None:
+    ssm = Ssm()
+    ssm.put("/c/a")
+
+    async def many() -> list[int]:
+        async def one(i: int) -> int:
+            request = Request(
+                "r",
+                Operation.UPDATE,
+                "ssm/parameter/c/a",
+                data={"Name": "/c/a", "Value": f"v{i}", "Overwrite": True},
+            ).with_route("ssm/", "parameter/c/a")
+            response = await (await ssm.backend.prepare(request)).run()
+            assert response is not None and response.data is not None
+            return int(response.data["Version"])
+
+        return await asyncio.gather(*(one(i) for i in range(20)))
+
+    versions = run(many())
+    assert sorted(versions) == list(range(2, 22))

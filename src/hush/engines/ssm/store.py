@@ -7,6 +7,8 @@ and never loads the rest of the store.
 
 from __future__ import annotations
 
+import asyncio
+
 from hush.barrier.view import LogicalStorage
 from hush.engines.ssm.model import Parameter
 
@@ -22,6 +24,11 @@ class ParameterStore:
 
     def __init__(self, storage: LogicalStorage) -> None:
         self._storage = storage
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, name: str) -> asyncio.Lock:
+        """The lock serialising read-modify-write changes of ``name`` in this process."""
+        return self._locks.setdefault(name, asyncio.Lock())
 
     async def get(self, name: str) -> Parameter | None:
         """The parameter ``name``, or ``None``."""

@@ -115,7 +115,11 @@ class WritePaths:
     # ---- PutParameter -------------------------------------------------------------------------
 
     async def put(self, request: Request, fields: FieldData) -> Response:
-        """PutParameter (or its dry run)."""
+        """PutParameter (or its dry run), serialised per name so versions never collide."""
+        async with self.store.lock(check_name(fields.string("Name"))):
+            return await self._put(request, fields)
+
+    async def _put(self, request: Request, fields: FieldData) -> Response:
         name = check_name(fields.string("Name"))
         require_path_matches(fields.string("Path"), name)
         existing = await self.store.get(name)
@@ -206,14 +210,19 @@ class WritePaths:
         """DeleteParameter."""
         name = check_name(fields.string("Name"))
         require_path_matches(fields.string("Path"), name)
-        if await self.store.get(name) is None:
-            raise ParameterNotFound(f"Parameter {name} not found.")
-        await self.store.delete(name)
+        async with self.store.lock(name):
+            if await self.store.get(name) is None:
+                raise ParameterNotFound(f"Parameter {name} not found.")
+            await self.store.delete(name)
 
     # ---- labels -------------------------------------------------------------------------------
 
     async def label(self, request: Request, fields: FieldData) -> Response:
         """LabelParameterVersion, or UnlabelParameterVersion with ``Remove``."""
+        async with self.store.lock(check_name(fields.string("Name"))):
+            return await self._label(request, fields)
+
+    async def _label(self, request: Request, fields: FieldData) -> Response:
         name = check_name(fields.string("Name"))
         require_path_matches(fields.string("Path"), name)
         labels = fields.strings("Labels")
@@ -285,6 +294,10 @@ class WritePaths:
 
     async def change_tags(self, request: Request, fields: FieldData) -> Response:
         """AddTagsToResource, or RemoveTagsFromResource with ``Remove``."""
+        async with self.store.lock(check_name(fields.string("Name"))):
+            return await self._change_tags(fields)
+
+    async def _change_tags(self, fields: FieldData) -> Response:
         parameter = await self._tagged(fields)
         if fields.boolean("Remove"):
             drop = set(fields.strings("TagKeys"))
