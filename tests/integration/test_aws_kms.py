@@ -223,3 +223,33 @@ def test_aws_encryption_sdk_round_trip(
     tampered = message.replace(b"42", b"43", 1)
     with pytest.raises(AWSEncryptionSDKClientError):
         sdk.decrypt(source=tampered, key_provider=provider)
+
+
+def test_decrypt_denied_on_the_key_id_is_denied_through_its_alias(
+    kms: Any, aws_server: HushProcess
+) -> None:
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    alias = f"alias/guarded-{uuid.uuid4().hex[:6]}"
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    blob = kms.encrypt(KeyId=alias, Plaintext=b"guarded")["CiphertextBlob"]
+    vault = aws_server.client()
+    vault.sys.create_or_update_policy(
+        "kms-encrypt-only",
+        'path "transit/kms/describe/*" { capabilities = ["read"] }\n'
+        'path "transit/kms/encrypt/*" { capabilities = ["update"] }\n'
+        'path "transit/kms/decrypt/*" { capabilities = ["update"] }\n'
+        f'path "transit/kms/decrypt/{key_id}" {{ capabilities = ["deny"] }}',
+    )
+    created = vault.adapter.post(
+        "/v1/auth/aws/keys", json={"policies": "kms-encrypt-only", "display_name": "enc"}
+    )["data"]
+    limited = client("kms", aws_server.url, created["access_key_id"], created["secret_access_key"])
+    assert limited.encrypt(KeyId=alias, Plaintext=b"x")["KeyId"].endswith(key_id)
+    for reference in (alias, key_id, None):
+        extra = {"KeyId": reference} if reference else {}
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            limited.decrypt(CiphertextBlob=blob, **extra)
+        assert _code(exc) == "AccessDeniedException"
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        limited.create_key()
+    assert _code(exc) == "AccessDeniedException"
