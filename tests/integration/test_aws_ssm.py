@@ -6,6 +6,7 @@ SecureStrings under KMS keys, the decrypt permission, and AWS's error types.
 from __future__ import annotations
 
 import datetime
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -309,3 +310,24 @@ def test_value_limits_tiers_patterns_and_policies(ssm: Any, root: str) -> None:
                 Name=f"{root}/pol", Value="v", Type="String", Tier="Advanced", Policies=bad
             )
         assert _code(exc) == code
+
+
+def test_expired_parameter_is_deleted_by_the_background_scheduler(ssm: Any, root: str) -> None:
+    name = f"{root}/short-lived"
+    when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=3)
+    policy = (
+        '[{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"'
+        + when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        + '"}}]'
+    )
+    ssm.put_parameter(Name=name, Value="v", Type="String", Tier="Advanced", Policies=policy)
+    assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "v"
+    deadline = time.monotonic() + 30  # the scheduler runs every 10 s
+    while time.monotonic() < deadline:
+        try:
+            ssm.get_parameter(Name=name)
+        except botocore.exceptions.ClientError as exc:
+            assert exc.response["Error"]["Code"] == "ParameterNotFound"
+            return
+        time.sleep(0.5)
+    pytest.fail("the expired parameter was not deleted within 30 s")
