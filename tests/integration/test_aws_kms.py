@@ -5,6 +5,7 @@ key states and the AWS error types; aws-encryption-sdk as a real KMS client.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
-from tests.support.aws import client
+from tests.support.aws import client, signed_request
 from tests.support.server import HushProcess
 
 
@@ -253,3 +254,21 @@ def test_decrypt_denied_on_the_key_id_is_denied_through_its_alias(
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         limited.create_key()
     assert _code(exc) == "AccessDeniedException"
+
+
+def test_encrypt_limit_is_4096_bytes_even_with_hush_members(
+    kms: Any, aws_server: HushProcess
+) -> None:
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        kms.encrypt(KeyId=key_id, Plaintext=b"x" * 4097)
+    assert _code(exc) == "ValidationException"
+    answer = signed_request(
+        aws_server.url,
+        "TrentService.Encrypt",
+        {"KeyId": key_id, "Plaintext": base64.b64encode(b"x" * 5000).decode(), "Envelope": True},
+        DEV_AWS_ACCESS_KEY_ID,
+        DEV_AWS_SECRET_ACCESS_KEY,
+        service="kms",
+    )
+    assert (answer.status, answer.error_type) == (400, "ValidationException")

@@ -269,6 +269,16 @@ def test_value_limits_tiers_patterns_and_policies(ssm: Any, root: str) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as exc:
         ssm.put_parameter(Name=f"{root}/huge", Value="x" * 8193, Type="String", Tier="Advanced")
     assert _code(exc) == "ValidationException"
+    big_secret = "s" * 6000
+    put = ssm.put_parameter(
+        Name=f"{root}/big-secure", Value=big_secret, Type="SecureString", Tier="Advanced"
+    )
+    assert put["Tier"] == "Advanced"
+    got = ssm.get_parameter(Name=f"{root}/big-secure", WithDecryption=True)["Parameter"]
+    assert got["Value"] == big_secret
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        ssm.put_parameter(Name=f"{root}/big-std", Value=big_secret, Type="SecureString")
+    assert _code(exc) == "ValidationException"
     smart = ssm.put_parameter(
         Name=f"{root}/smart", Value="x" * 5000, Type="String", Tier="Intelligent-Tiering"
     )

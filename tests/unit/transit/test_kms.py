@@ -429,3 +429,24 @@ def test_plaintext_size_limit(kms: Kms) -> None:
         kms.encrypt(key_id, b"x" * 4097)
     with pytest.raises(InvalidRequest):
         kms.write(f"kms/encrypt/{key_id}", Plaintext="not base64!")
+
+
+def test_envelope_encryption_for_large_values(kms: Kms) -> None:
+    key_id = kms.create()
+    big = bytes(range(256)) * 40  # 10 KiB, above KMS's 4096 bytes
+    out = kms.write(
+        f"kms/encrypt/{key_id}", Plaintext=b64(big), Envelope=True, EncryptionContext={"p": "1"}
+    )
+    blob = unb64(out["CiphertextBlob"])
+    assert kms_crypto.blob_key_id(blob) == key_id
+    assert kms.decrypt(key_id, blob, EncryptionContext={"p": "1"}) == big
+    with pytest.raises(InvalidCiphertext):
+        kms.decrypt(key_id, blob, EncryptionContext={"p": "2"})
+    tampered = bytearray(blob)
+    tampered[-1] ^= 1
+    with pytest.raises(InvalidCiphertext):
+        kms.decrypt(key_id, bytes(tampered))
+    with pytest.raises(InvalidCiphertext):
+        kms.decrypt(key_id, blob[:40])
+    with pytest.raises(IncorrectKey):
+        kms.decrypt(kms.create(), blob)

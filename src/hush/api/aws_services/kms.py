@@ -64,7 +64,10 @@ def _on_key(operation: Operation, template: str, extra: dict[str, Any] | None = 
 
     async def action(body: dict[str, Any], context: ActionContext, run: RunCall) -> dict[str, Any]:
         key_id = await resolve_key(body.get("KeyId"), run)
-        data = {**body, **(extra or {}), "KeyId": key_id}
+        # Members AWS does not have never reach the engine (Envelope is Hush's own, for SSM).
+        data = {k: v for k, v in body.items() if k != "Envelope"}
+        data.update(extra or {})
+        data["KeyId"] = key_id
         path = template.format(key_id=key_id)
         return await run(LogicalCall(operation, path, data, str(body.get("KeyId"))))
 

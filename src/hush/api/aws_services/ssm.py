@@ -37,6 +37,7 @@ __all__ = ["SSM"]
 
 _SECURE: Final = "SecureString"
 _DEFAULT_KEY: Final = "alias/aws/ssm"
+_KMS_LIMIT: Final = 4096
 _INTERNAL: Final = ("KmsKeyId",)
 _MISSING: Final = frozenset({"ParameterNotFound", "ParameterVersionNotFound"})
 _OTHER_RESOURCE_TYPES: Final = frozenset(
@@ -168,11 +169,6 @@ async def _put(body: dict[str, Any], context: ActionContext, run: RunCall) -> di
     if not isinstance(value, str):
         raise SsmValidation("Value is required")
     plaintext = value.encode("utf-8")
-    if len(plaintext) > 4096:
-        raise SsmValidation(
-            "SecureString values above 4096 bytes (advanced-tier envelope encryption) are not "
-            "supported by Hush yet."
-        )
     reference = body.get("KeyId") or _DEFAULT_KEY
     try:
         key_id = await _kms_key(run, reference)
@@ -187,6 +183,8 @@ async def _put(body: dict[str, Any], context: ActionContext, run: RunCall) -> di
             {
                 "Plaintext": base64.b64encode(plaintext).decode("ascii"),
                 "EncryptionContext": {"PARAMETER_ARN": checked["ARN"]},
+                # Above KMS's 4096 bytes (advanced tier), envelope encryption, as AWS does.
+                "Envelope": len(plaintext) > _KMS_LIMIT,
             },
             str(reference),
             service=KMS,

@@ -49,7 +49,7 @@ __all__ = ["EXPIRE", "NOTIFY_EXPIRY", "NO_CHANGE", "WritePaths"]
 EXPIRE: Final = "expire"
 NOTIFY_EXPIRY: Final = "expiry-notice"
 NO_CHANGE: Final = "no-change"
-_MAX_CIPHERTEXT: Final = 16384
+_MAX_CIPHERTEXT: Final = 65536
 
 PUT_FIELDS: Final = {
     "Name": NAME_FIELD,

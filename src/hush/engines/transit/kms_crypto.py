@@ -7,6 +7,10 @@ transit version inside lets a rotated key still open old blobs. The encryption c
 AES-GCM associated data in a canonical form (JSON, keys sorted), so a different context fails
 exactly like a tampered blob. RSA ciphertexts are raw OAEP bytes, as AWS's, so data encrypted
 offline with the public key decrypts here.
+
+Values above KMS's 4096-byte limit (advanced-tier SecureStrings, which AWS also envelope-encrypts)
+use an envelope blob: ``b"HK\\x02" || length (2 bytes) || wrapped data key (a symmetric blob
+above) || nonce (12) || AES-256-GCM ciphertext``, the header being the GCM associated data.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hush.core.errors import HushError, InvalidRequest
-from hush.crypto import constant_time_equal
+from hush.crypto import constant_time_equal, random_bytes
 from hush.engines.transit import crypto_ops, material
 from hush.engines.transit.ciphertext import b64decode, parse_versioned
 from hush.engines.transit.keys import KeyPolicy
@@ -34,6 +40,7 @@ __all__ = [
     "context_aad",
     "decrypt",
     "encrypt",
+    "encrypt_envelope",
     "generate_key_pair",
     "mac",
     "public_key_der",
@@ -44,6 +51,8 @@ __all__ = [
 
 _MAGIC: Final = b"HK\x01"
 _HEADER: Final = len(_MAGIC) + 16
+_ENVELOPE: Final = b"HK\x02"
+_NONCE: Final = 12
 _SIGNING: Final = {
     "RSASSA_PSS_SHA_256": ("pss", "sha2-256"),
     "RSASSA_PSS_SHA_384": ("pss", "sha2-384"),
@@ -78,10 +87,50 @@ def context_aad(context: Mapping[str, Any] | None) -> bytes | None:
 
 
 def blob_key_id(blob: bytes) -> str | None:
-    """The key id inside a symmetric ciphertext blob, or ``None`` if it is not one of ours."""
+    """The key id inside a symmetric or envelope blob, or ``None`` if it is not one of ours."""
+    if blob.startswith(_ENVELOPE):
+        parts = _split_envelope(blob)
+        return blob_key_id(parts[1]) if parts is not None else None
     if len(blob) <= _HEADER or not blob.startswith(_MAGIC):
         return None
     return str(uuid.UUID(bytes=blob[len(_MAGIC) : _HEADER]))
+
+
+def _split_envelope(blob: bytes) -> tuple[bytes, bytes, bytes, bytes] | None:
+    """``(header, wrapped key, nonce, sealed)`` of an envelope blob, ``None`` if malformed."""
+    start = len(_ENVELOPE) + 2
+    if len(blob) < start:
+        return None
+    length = int.from_bytes(blob[len(_ENVELOPE) : start], "big")
+    end = start + length
+    if len(blob) < end + _NONCE + 16:
+        return None
+    return blob[:end], blob[start:end], blob[end : end + _NONCE], blob[end + _NONCE :]
+
+
+def encrypt_envelope(
+    key: KmsKey, policy: KeyPolicy, plaintext: bytes, context: Mapping[str, Any] | None
+) -> bytes:
+    """Encrypt a value of any size under a fresh data key wrapped by the KMS key."""
+    data_key = random_bytes(32)
+    wrapped = encrypt(key, policy, data_key, context)
+    header = _ENVELOPE + len(wrapped).to_bytes(2, "big") + wrapped
+    nonce = random_bytes(_NONCE)
+    return header + nonce + AESGCM(data_key).encrypt(nonce, plaintext, header)
+
+
+def _decrypt_envelope(
+    key: KmsKey, policy: KeyPolicy, blob: bytes, context: Mapping[str, Any] | None
+) -> bytes:
+    parts = _split_envelope(blob)
+    if parts is None:
+        raise InvalidCiphertext()
+    header, wrapped, nonce, sealed = parts
+    data_key = decrypt(key, policy, wrapped, context)
+    try:
+        return AESGCM(data_key).decrypt(nonce, sealed, header)
+    except (InvalidTag, ValueError):
+        raise InvalidCiphertext() from None
 
 
 def encrypt(
@@ -125,6 +174,8 @@ def decrypt(
         raise IncorrectKey(
             "The key ID in the request does not identify a CMK that can perform this operation."
         )
+    if blob.startswith(_ENVELOPE):
+        return _decrypt_envelope(key, policy, blob, context)
     aad = context_aad(context)
     try:
         text = blob[_HEADER:].decode("ascii")

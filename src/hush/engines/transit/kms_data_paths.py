@@ -75,6 +75,11 @@ class KmsDataPaths:
                     "EncryptionContext": _CONTEXT,
                     "EncryptionAlgorithm": _ALGORITHM,
                     "GrantTokens": Field(FieldType.RAW, "Ignored."),
+                    "Envelope": Field(
+                        FieldType.BOOL,
+                        "Hush: envelope-encrypt up to 64 KiB (SecureStrings above 4096 bytes).",
+                        False,
+                    ),
                 },
             ),
             update(
@@ -178,9 +183,18 @@ class KmsDataPaths:
     async def encrypt(self, request: Request, fields: FieldData) -> Response:
         """Encrypt."""
         key, policy = await self._usable(fields, ENCRYPT_DECRYPT)
-        plaintext = decode_blob(fields.raw("Plaintext"), "Plaintext", minimum=1, maximum=4096)
+        envelope = fields.boolean("Envelope")
+        plaintext = decode_blob(
+            fields.raw("Plaintext"), "Plaintext", minimum=1, maximum=65536 if envelope else 4096
+        )
         algorithm = fields.string("EncryptionAlgorithm")
-        blob = kms_crypto.encrypt(key, policy, plaintext, _context(fields), algorithm)
+        if envelope:
+            key.require_algorithm("EncryptionAlgorithms", algorithm)
+            if algorithm != "SYMMETRIC_DEFAULT":
+                raise InvalidRequest("Envelope encryption needs a SYMMETRIC_DEFAULT key")
+            blob = kms_crypto.encrypt_envelope(key, policy, plaintext, _context(fields))
+        else:
+            blob = kms_crypto.encrypt(key, policy, plaintext, _context(fields), algorithm)
         return Response(
             data={
                 "CiphertextBlob": encode_blob(blob),
@@ -192,7 +206,7 @@ class KmsDataPaths:
     async def decrypt(self, request: Request, fields: FieldData) -> Response:
         """Decrypt."""
         key, policy = await self._usable(fields, ENCRYPT_DECRYPT)
-        blob = decode_blob(fields.raw("CiphertextBlob"), "CiphertextBlob", minimum=1, maximum=6144)
+        blob = decode_blob(fields.raw("CiphertextBlob"), "CiphertextBlob", minimum=1, maximum=70000)
         algorithm = fields.string("EncryptionAlgorithm")
         plaintext = kms_crypto.decrypt(key, policy, blob, _context(fields), algorithm)
         return Response(
