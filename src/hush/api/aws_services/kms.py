@@ -29,13 +29,19 @@ __all__ = ["KMS", "resolve_key"]
 Composite = Callable[[dict[str, Any], ActionContext, RunCall], Awaitable[dict[str, Any]]]
 
 
-async def resolve_key(reference: Any, run: RunCall, member: str = "KeyId") -> str:
-    """The key id a ``KeyId`` member names (id, key ARN, alias name or alias ARN)."""
-    if not isinstance(reference, str) or not reference:
+def _required(value: Any, member: str) -> str:
+    """A required string member, or AWS's "must not be null" ValidationException."""
+    if not isinstance(value, str) or not value:
         raise InvalidRequest(
             f"1 validation error detected: Value null at '{member[:1].lower() + member[1:]}' "
             "failed to satisfy constraint: Member must not be null"
         )
+    return value
+
+
+async def resolve_key(given: Any, run: RunCall, member: str = "KeyId") -> str:
+    """The key id a ``KeyId`` member names (id, key ARN, alias name or alias ARN)."""
+    reference = _required(given, member)
     kind, value = parse_key_reference(reference)
     if kind == "id":
         return value
@@ -53,9 +59,7 @@ def _fixed(operation: Operation, path: str) -> Mapper:
 
 
 def _describe(body: dict[str, Any], context: ActionContext) -> LogicalCall:
-    reference = body.get("KeyId")
-    if not isinstance(reference, str) or not reference:
-        raise InvalidRequest("1 validation error detected: Value null at 'keyId'")
+    reference = _required(body.get("KeyId"), "KeyId")
     return LogicalCall(Operation.READ, f"kms/describe/{reference}", {}, reference)
 
 
@@ -76,9 +80,7 @@ def _on_key(operation: Operation, template: str, extra: dict[str, Any] | None = 
 
 def _alias(overwrite: bool) -> Composite:
     async def action(body: dict[str, Any], context: ActionContext, run: RunCall) -> dict[str, Any]:
-        name = body.get("AliasName")
-        if not isinstance(name, str) or not name:
-            raise InvalidRequest("1 validation error detected: Value null at 'aliasName'")
+        name = _required(body.get("AliasName"), "AliasName")
         target = await resolve_key(body.get("TargetKeyId"), run, "TargetKeyId")
         data = {"TargetKeyId": target, "Overwrite": overwrite}
         await run(LogicalCall(Operation.UPDATE, f"kms/aliases/{name}", data, name))
@@ -88,9 +90,7 @@ def _alias(overwrite: bool) -> Composite:
 
 
 def _delete_alias(body: dict[str, Any], context: ActionContext) -> LogicalCall:
-    name = body.get("AliasName")
-    if not isinstance(name, str) or not name:
-        raise InvalidRequest("1 validation error detected: Value null at 'aliasName'")
+    name = _required(body.get("AliasName"), "AliasName")
     return LogicalCall(Operation.DELETE, f"kms/aliases/{name}", {}, name)
 
 

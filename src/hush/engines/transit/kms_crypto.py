@@ -160,7 +160,7 @@ def decrypt(
     """Open a ciphertext blob made by :func:`encrypt`; every failure is one error."""
     key.require_algorithm("EncryptionAlgorithms", algorithm)
     if algorithm != "SYMMETRIC_DEFAULT":
-        private = material.load_private(policy.type, policy.version(policy.latest_version).key)
+        private = _latest_private(policy)
         if not isinstance(private, rsa.RSAPrivateKey):
             raise InvalidCiphertext()
         try:
@@ -189,17 +189,23 @@ def _oaep(algorithm: str) -> padding.OAEP:
     return padding.OAEP(mgf=padding.MGF1(algo), algorithm=algo, label=None)
 
 
+def _latest_private(policy: KeyPolicy) -> material.PrivateKey:
+    # Asymmetric KMS keys never rotate (as AWS), so the latest version is the key.
+    return material.load_private(policy.type, policy.version(policy.latest_version).key)
+
+
 def _rsa_public(policy: KeyPolicy) -> rsa.RSAPublicKey:
-    public = material.load_private(policy.type, policy.version(policy.latest_version).key)
-    assert isinstance(public, rsa.RSAPrivateKey)
-    return public.public_key()
+    private = _latest_private(policy)
+    assert isinstance(private, rsa.RSAPrivateKey)
+    return private.public_key()
 
 
 def public_key_der(policy: KeyPolicy) -> bytes:
     """The latest version's public key as DER SubjectPublicKeyInfo (GetPublicKey)."""
-    private = material.load_private(policy.type, policy.version(policy.latest_version).key)
-    return private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return (
+        _latest_private(policy)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
 
