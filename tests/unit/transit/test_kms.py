@@ -218,8 +218,8 @@ def test_scheduled_deletion_states_and_destruction(kms: Kms) -> None:
         kms.call(Operation.DELETE, f"kms/keys/{key_id}/deletion")
 
     kms.write(f"kms/keys/{key_id}/deletion", PendingWindowInDays=7)
-    assert run(kms.backend.kms_keys.delete_due(time.time())) == []
-    assert run(kms.backend.kms_keys.delete_due(time.time() + 8 * 86400)) == [key_id]
+    assert run(kms.backend.kms_states.delete_due(time.time())) == []
+    assert run(kms.backend.kms_states.delete_due(time.time() + 8 * 86400)) == [key_id]
     with pytest.raises(KeyNotFound):
         kms.call(Operation.READ, f"kms/keys/{key_id}")
     assert kms.call(Operation.LIST, "kms/aliases")["Aliases"] == []

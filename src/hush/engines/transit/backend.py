@@ -17,6 +17,7 @@ from hush.engines.transit.kms_alias_paths import KmsAliasPaths
 from hush.engines.transit.kms_common import KmsSettings
 from hush.engines.transit.kms_data_paths import KmsDataPaths
 from hush.engines.transit.kms_key_paths import KmsKeyPaths
+from hush.engines.transit.kms_state_paths import KmsStatePaths
 from hush.engines.transit.kms_store import KmsStore
 from hush.engines.transit.sign_paths import SignPaths
 from hush.engines.transit.store import KeyStore, generate_version
@@ -44,6 +45,7 @@ class TransitBackend(Backend):
             account=context.options.get("kms_account_id", "000000000000"),
         )
         self.kms_keys = KmsKeyPaths(self.kms)
+        self.kms_states = KmsStatePaths(self.kms)
         super().__init__(context)
 
     def paths(self) -> Sequence[Path]:
@@ -55,6 +57,7 @@ class TransitBackend(Backend):
             *SignPaths(self.store).paths(),
             *UtilityPaths(self.store).paths(),
             *self.kms_keys.paths(),
+            *self.kms_states.paths(),
             *KmsAliasPaths(self.kms).paths(),
             *KmsDataPaths(self.kms).paths(),
         ]
@@ -67,7 +70,7 @@ class TransitBackend(Backend):
         """Scheduler hook: rotate keys whose ``auto_rotate_period`` has passed and destroy KMS
         keys whose deletion date has come."""
         await self.rotate_due(now)
-        await self.kms_keys.delete_due(now)
+        await self.kms_states.delete_due(now)
 
     async def rotate_due(self, now: float) -> list[str]:
         """Rotate every key whose ``auto_rotate_period`` has passed since its latest version.

@@ -1,9 +1,9 @@
-"""KMS key management on a transit mount: create, list, describe, enable/disable, rotation,
-deletion schedule and tags (``kms/keys/...``, ``kms/describe/...``).
+"""KMS keys on a transit mount: create, list, describe (also by alias), description, public key
+and tags (``kms/keys``, ``kms/keys/<id>``, ``.../tags``, ``.../untag``, ``.../public-key``,
+``kms/describe/<reference>``); the key lifecycle is :mod:`hush.engines.transit.kms_state_paths`.
 
 Responses use AWS KMS's member names, so the AWS front end passes them through. The transit key of
-the same name holds the material; rotation settings are the transit key's ``auto_rotate_period``,
-so the scheduler that rotates transit keys rotates KMS keys too.
+the same name holds the material.
 """
 
 from __future__ import annotations
@@ -20,15 +20,10 @@ from hush.engines.transit.keys import KeyPolicy
 from hush.engines.transit.kms_common import KEY_ID, KEY_ID_FIELD, KmsSettings, encode_blob
 from hush.engines.transit.kms_errors import (
     InvalidMarker,
-    KeyInvalidState,
     KeyNotFound,
     UnsupportedOperation,
 )
 from hush.engines.transit.kms_model import (
-    DAY,
-    DISABLED,
-    ENABLED,
-    PENDING_DELETION,
     KmsKey,
     check_tags,
     new_key_settings,
@@ -113,43 +108,6 @@ class KmsKeyPaths:
                     Operation.UPDATE: OperationSpec(self.update_description, "Set description."),
                 },
                 fields={**key_fields, "Description": Field(FieldType.STRING, "Description.")},
-            ),
-            Path(
-                rf"kms/keys/{KEY_ID}/enabled",
-                "Enable or disable the key (EnableKey, DisableKey).",
-                {Operation.UPDATE: OperationSpec(self.set_enabled, "Enable or disable.")},
-                fields={**key_fields, "Enabled": Field(FieldType.BOOL, "New state.", True)},
-            ),
-            Path(
-                rf"kms/keys/{KEY_ID}/rotation",
-                "Automatic rotation (GetKeyRotationStatus, Enable/DisableKeyRotation).",
-                {
-                    Operation.READ: OperationSpec(self.rotation_status, "Rotation status."),
-                    Operation.UPDATE: OperationSpec(self.set_rotation, "Configure rotation."),
-                },
-                fields={
-                    **key_fields,
-                    "Enabled": Field(FieldType.BOOL, "Rotate automatically.", True),
-                    "RotationPeriodInDays": Field(FieldType.INT, "90-2560 days.", 365),
-                },
-            ),
-            Path(
-                rf"kms/keys/{KEY_ID}/rotate",
-                "Rotate the key material now (RotateKeyOnDemand).",
-                {Operation.UPDATE: OperationSpec(self.rotate_now, "Rotate now.")},
-                fields=key_fields,
-            ),
-            Path(
-                rf"kms/keys/{KEY_ID}/deletion",
-                "Deletion schedule (ScheduleKeyDeletion, CancelKeyDeletion).",
-                {
-                    Operation.UPDATE: OperationSpec(self.schedule_deletion, "Schedule deletion."),
-                    Operation.DELETE: OperationSpec(self.cancel_deletion, "Cancel deletion."),
-                },
-                fields={
-                    **key_fields,
-                    "PendingWindowInDays": Field(FieldType.INT, "7-30 days.", 30),
-                },
             ),
             Path(
                 rf"kms/keys/{KEY_ID}/tags",
@@ -260,123 +218,9 @@ class KmsKeyPaths:
         description = fields.string("Description")
         if len(description) > _MAX_DESCRIPTION:
             raise InvalidRequest("Description must be at most 8192 characters")
-        await self._change(fields, lambda k: k.replace(description=description))
-
-    # ---- state, rotation, deletion ------------------------------------------------------------
-
-    async def _change(self, fields: FieldData, change: Any, *, pending_ok: bool = False) -> KmsKey:
-        key_id = fields.string("KeyId")
-        async with self.store.keys.lock(key_id):
-            key = await self.store.require(key_id)
-            if not pending_ok:
-                key.require_not_pending_deletion()
-            updated: KmsKey = change(key)
-            await self.store.put(updated)
-            return updated
-
-    async def set_enabled(self, request: Request, fields: FieldData) -> None:
-        """EnableKey / DisableKey."""
-        state = ENABLED if fields.boolean("Enabled") else DISABLED
-        await self._change(fields, lambda k: k.replace(state=state))
-
-    async def _symmetric(self, fields: FieldData) -> KmsKey:
-        key = await self.store.require(fields.string("KeyId"))
-        if key.spec != "SYMMETRIC_DEFAULT":
-            raise UnsupportedOperation(
-                f"{self._arn(key.key_id)} origin is AWS_KMS which is not valid for this operation."
-            )
-        return key
-
-    async def rotation_status(self, request: Request, fields: FieldData) -> Response:
-        """GetKeyRotationStatus."""
-        key = await self.store.require(fields.string("KeyId"))
-        key.require_not_pending_deletion()
-        data: dict[str, Any] = {
-            "KeyId": self._arn(key.key_id),
-            "KeyRotationEnabled": key.rotation_enabled,
-        }
-        if key.rotation_enabled:
-            data["RotationPeriodInDays"] = key.rotation_period_days
-            policy = await self.store.material(key)
-            latest = policy.version(policy.latest_version).created
-            data["NextRotationDate"] = latest + policy.auto_rotate_period
-        return Response(data=data)
-
-    async def set_rotation(self, request: Request, fields: FieldData) -> None:
-        """EnableKeyRotation / DisableKeyRotation (the transit key's ``auto_rotate_period``)."""
-        key = await self._symmetric(fields)
-        key.require_usable()
-        enabled = fields.boolean("Enabled")
-        days = fields.integer("RotationPeriodInDays")
-        if enabled and not 90 <= days <= 2560:
-            raise InvalidRequest(
-                "1 validation error detected: Value at 'rotationPeriodInDays' failed to satisfy "
-                "constraint: Member must have value between 90 and 2560"
-            )
-        period = days * DAY if enabled else 0
-        async with self.store.keys.lock(key.key_id):
-            policy = await self.store.material(key)
-            await self.store.keys.put(policy.configured(auto_rotate_period=period))
-            current = await self.store.require(key.key_id)
-            await self.store.put(
-                current.replace(rotation_enabled=enabled, rotation_period_days=days)
-            )
-
-    async def rotate_now(self, request: Request, fields: FieldData) -> Response:
-        """RotateKeyOnDemand: a new transit version; older blobs still decrypt."""
-        key = await self._symmetric(fields)
-        key.require_usable()
-        new = await generate_version(key.key_spec.transit_type)
-        async with self.store.keys.lock(key.key_id):
-            policy = await self.store.material(key)
-            await self.store.keys.put(policy.rotated(new))
-        return Response(data={"KeyId": key.key_id})
-
-    async def schedule_deletion(self, request: Request, fields: FieldData) -> Response:
-        """ScheduleKeyDeletion: PendingDeletion until now + 7..30 days."""
-        days = fields.integer("PendingWindowInDays")
-        if not 7 <= days <= 30:
-            raise InvalidRequest(
-                "1 validation error detected: Value at 'pendingWindowInDays' failed to satisfy "
-                "constraint: Member must have value between 7 and 30"
-            )
-        when = time.time() + days * DAY
-        key = await self._change(
-            fields,
-            lambda k: k.replace(
-                state=PENDING_DELETION, deletion_date=when, pending_window_days=days
-            ),
+        await self.store.change(
+            fields.string("KeyId"), lambda k: k.replace(description=description)
         )
-        return Response(
-            data={
-                "KeyId": self._arn(key.key_id),
-                "DeletionDate": when,
-                "KeyState": PENDING_DELETION,
-                "PendingWindowInDays": days,
-            }
-        )
-
-    async def cancel_deletion(self, request: Request, fields: FieldData) -> Response:
-        """CancelKeyDeletion: the key comes back Disabled, as in AWS."""
-
-        def cancel(key: KmsKey) -> KmsKey:
-            if key.state != PENDING_DELETION:
-                raise KeyInvalidState(f"{key.arn_suffix} is not pending deletion.")
-            return key.replace(state=DISABLED, deletion_date=None, pending_window_days=None)
-
-        key = await self._change(fields, cancel, pending_ok=True)
-        return Response(data={"KeyId": self._arn(key.key_id)})
-
-    async def delete_due(self, now: float) -> list[str]:
-        """Destroy every key whose deletion date has passed; returns their ids."""
-        deleted = []
-        for key_id in await self.store.ids():
-            key = await self.store.get(key_id)
-            if key is None or key.deletion_date is None or key.deletion_date > now:
-                continue
-            await self.store.destroy(key)
-            deleted.append(key_id)
-        return deleted
 
     async def public_key(self, request: Request, fields: FieldData) -> Response:
         """GetPublicKey: DER SubjectPublicKeyInfo of an asymmetric key."""
@@ -409,15 +253,17 @@ class KmsKeyPaths:
     async def tag(self, request: Request, fields: FieldData) -> None:
         """TagResource (existing keys get the new value)."""
         new = check_tags(fields.raw("Tags"))
-        await self._change(
-            fields, lambda k: k.replace(tags=check_tags(_as_list({**k.tags, **new})))
+        await self.store.change(
+            fields.string("KeyId"),
+            lambda k: k.replace(tags=check_tags(_as_list({**k.tags, **new}))),
         )
 
     async def untag(self, request: Request, fields: FieldData) -> None:
         """UntagResource."""
         drop = set(fields.strings("TagKeys"))
-        await self._change(
-            fields, lambda k: k.replace(tags={t: v for t, v in k.tags.items() if t not in drop})
+        await self.store.change(
+            fields.string("KeyId"),
+            lambda k: k.replace(tags={t: v for t, v in k.tags.items() if t not in drop}),
         )
 
 

@@ -9,7 +9,7 @@ transaction, so a failed CreateKey leaves neither.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import orjson
 
@@ -79,6 +79,19 @@ class KmsStore:
             ]
         )
         self.keys.forget_one(policy.name)
+
+    async def change(
+        self, key_id: str, change: Callable[[KmsKey], KmsKey], *, pending_ok: bool = False
+    ) -> KmsKey:
+        """Apply ``change`` to a key's record under its lock; a key pending deletion refuses
+        (KMSInvalidStateException) unless ``pending_ok``."""
+        async with self.keys.lock(key_id):
+            key = await self.require(key_id)
+            if not pending_ok:
+                key.require_not_pending_deletion()
+            updated = change(key)
+            await self.put(updated)
+            return updated
 
     async def put(self, key: KmsKey) -> None:
         """Persist a changed record (callers hold the transit key's lock)."""
