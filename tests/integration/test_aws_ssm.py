@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import botocore.exceptions
+import hvac.exceptions
 import pytest
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
@@ -341,3 +342,29 @@ def test_expired_parameter_is_deleted_by_the_background_scheduler(ssm: Any, root
             return
         time.sleep(0.5)
     pytest.fail("the expired parameter was not deleted within 30 s")
+
+
+def test_by_path_label_filter_returns_the_labelled_version(ssm: Any, root: str) -> None:
+    name = f"{root}/lab/x"
+    ssm.put_parameter(Name=name, Value="old", Type="String")
+    ssm.put_parameter(Name=name, Value="new", Type="String", Overwrite=True)
+    ssm.put_parameter(Name=f"{root}/lab/unlabelled", Value="z", Type="String")
+    ssm.label_parameter_version(Name=name, ParameterVersion=1, Labels=["stable"])
+    page = ssm.get_parameters_by_path(
+        Path=f"{root}/lab",
+        ParameterFilters=[{"Key": "Label", "Option": "Equals", "Values": ["stable"]}],
+    )
+    assert [(p["Name"], p["Value"], p["Selector"]) for p in page["Parameters"]] == [
+        (name, "old", ":stable")
+    ]
+
+
+def test_vault_api_reads_parameters_and_refuses_clear_secure_strings(
+    ssm: Any, server: HushProcess, root: str
+) -> None:
+    ssm.put_parameter(Name=f"{root}/vault/p", Value="plain", Type="String")
+    vault = server.client()
+    read = vault.read(f"ssm/parameter/{root[1:]}/vault/p")["data"]["Parameter"]
+    assert (read["Name"], read["Value"]) == (f"{root}/vault/p", "plain")
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        vault.write(f"ssm/parameter/{root[1:]}/vault/s", Value="clear", Type="SecureString")

@@ -126,17 +126,30 @@ async def _by_path(body: dict[str, Any], context: ActionContext, run: RunCall) -
     members = ("Recursive", "ParameterFilters", "MaxResults", "NextToken")
     query: dict[str, Any] = {k: body[k] for k in members if k in body}
     page = await run(LogicalCall(Operation.LIST, "by-path" + path, query, path))
+    # With a Label filter AWS returns the labelled version, not the latest.
+    labels = _label_filter(body.get("ParameterFilters"))
     found: list[dict[str, Any]] = []
     for name in page.get("Names", []):
-        try:
-            found.append(await _get_one(run, name, bool(body.get("WithDecryption"))))
-        except HushError as exc:  # deleted since the listing
-            if exc.aws_type not in _MISSING:
-                raise
+        for selector in [f"{name}:{label}" for label in labels] or [name]:
+            try:
+                found.append(await _get_one(run, selector, bool(body.get("WithDecryption"))))
+                break
+            except HushError as exc:  # deleted since the listing, or another label's version
+                if exc.aws_type not in _MISSING:
+                    raise
     result: dict[str, Any] = {"Parameters": found}
     if page.get("NextToken"):
         result["NextToken"] = page["NextToken"]
     return result
+
+
+def _label_filter(filters: Any) -> list[str]:
+    """The values of a (validated by the engine) ``Label`` ParameterFilter."""
+    labels: list[str] = []
+    for item in filters if isinstance(filters, list) else []:
+        if isinstance(item, dict) and item.get("Key") == "Label":
+            labels += [v for v in item.get("Values", []) if isinstance(v, str)]
+    return labels
 
 
 async def _history(body: dict[str, Any], context: ActionContext, run: RunCall) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from hush.engines.ssm.errors import InvalidNextToken, SsmValidation
 from hush.engines.ssm.model import parameter_arn
 from hush.engines.ssm.names import logical_name
 from hush.engines.ssm.store import ParameterStore
-from hush.framework.fields import Field, FieldType
+from hush.framework.fields import Field, FieldData, FieldType
 
 __all__ = [
     "NAME_FIELD",
@@ -25,6 +25,7 @@ __all__ = [
     "decode_token",
     "encode_token",
     "page_limit",
+    "requested_name",
     "require_path_matches",
     "user_arn",
 ]
@@ -46,6 +47,15 @@ class SsmSettings:
     def arn(self, name: str) -> str:
         """The parameter's ARN."""
         return parameter_arn(self.region, self.account, name)
+
+
+def requested_name(fields: FieldData) -> str:
+    """The ``Name`` member, or for a Vault API caller who left it out, ``/`` + the path.
+
+    (A flat name such as ``db`` must then be given as ``Name``: the path cannot tell it from
+    ``/db``.)
+    """
+    return fields.string("Name") or "/" + fields.string("Path")
 
 
 def require_path_matches(path: str, name: str) -> None:

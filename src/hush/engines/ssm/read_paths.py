@@ -21,6 +21,7 @@ from hush.engines.ssm.common import (
     decode_token,
     encode_token,
     page_limit,
+    requested_name,
     require_path_matches,
 )
 from hush.engines.ssm.errors import ParameterNotFound, ParameterVersionNotFound
@@ -99,7 +100,7 @@ class ReadPaths:
 
     async def get(self, request: Request, fields: FieldData) -> Response:
         """GetParameter, with a ``name:version`` or ``name:label`` selector."""
-        selector = parse_selector(fields.string("Name"))
+        selector = parse_selector(requested_name(fields))
         require_path_matches(fields.string("Path"), selector.name)
         parameter = await self.store.get(selector.name)
         if parameter is None:
@@ -119,7 +120,7 @@ class ReadPaths:
 
     async def history(self, request: Request, fields: FieldData) -> Response:
         """GetParameterHistory, oldest first, paged."""
-        selector = parse_selector(fields.string("Name"))
+        selector = parse_selector(requested_name(fields))
         require_path_matches(fields.string("Path"), selector.name)
         parameter = await self.store.get(selector.name)
         if parameter is None:

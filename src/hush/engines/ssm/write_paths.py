@@ -19,6 +19,7 @@ from hush.engines.ssm.common import (
     PATH,
     PATH_FIELD,
     SsmSettings,
+    requested_name,
     require_path_matches,
     user_arn,
 )
@@ -116,11 +117,11 @@ class WritePaths:
 
     async def put(self, request: Request, fields: FieldData) -> Response:
         """PutParameter (or its dry run), serialised per name so versions never collide."""
-        async with self.store.lock(check_name(fields.string("Name"))):
+        async with self.store.lock(check_name(requested_name(fields))):
             return await self._put(request, fields)
 
     async def _put(self, request: Request, fields: FieldData) -> Response:
-        name = check_name(fields.string("Name"))
+        name = check_name(requested_name(fields))
         require_path_matches(fields.string("Path"), name)
         existing = await self.store.get(name)
         overwrite = fields.boolean("Overwrite")
@@ -208,7 +209,7 @@ class WritePaths:
 
     async def delete(self, request: Request, fields: FieldData) -> None:
         """DeleteParameter."""
-        name = check_name(fields.string("Name"))
+        name = check_name(requested_name(fields))
         require_path_matches(fields.string("Path"), name)
         async with self.store.lock(name):
             if await self.store.get(name) is None:
@@ -219,11 +220,11 @@ class WritePaths:
 
     async def label(self, request: Request, fields: FieldData) -> Response:
         """LabelParameterVersion, or UnlabelParameterVersion with ``Remove``."""
-        async with self.store.lock(check_name(fields.string("Name"))):
+        async with self.store.lock(check_name(requested_name(fields))):
             return await self._label(request, fields)
 
     async def _label(self, request: Request, fields: FieldData) -> Response:
-        name = check_name(fields.string("Name"))
+        name = check_name(requested_name(fields))
         require_path_matches(fields.string("Path"), name)
         labels = fields.strings("Labels")
         if not 1 <= len(labels) <= 10:
@@ -279,7 +280,7 @@ class WritePaths:
     # ---- tags ---------------------------------------------------------------------------------
 
     async def _tagged(self, fields: FieldData) -> Parameter:
-        name = check_name(fields.string("Name"))
+        name = check_name(requested_name(fields))
         require_path_matches(fields.string("Path"), name)
         parameter = await self.store.get(name)
         if parameter is None:
@@ -294,7 +295,7 @@ class WritePaths:
 
     async def change_tags(self, request: Request, fields: FieldData) -> Response:
         """AddTagsToResource, or RemoveTagsFromResource with ``Remove``."""
-        async with self.store.lock(check_name(fields.string("Name"))):
+        async with self.store.lock(check_name(requested_name(fields))):
             return await self._change_tags(fields)
 
     async def _change_tags(self, fields: FieldData) -> Response:
