@@ -238,3 +238,19 @@ def test_vault_api_sees_awssm_secrets_read_only(aws_server: HushProcess) -> None
         )
     assert response.status_code == 400
     assert "read-only" in response.json()["errors"][0]
+
+
+def test_bad_dev_key_pair_flags_are_usage_errors() -> None:
+    import subprocess
+    import sys
+
+    for flag in ("-dev-aws-access-key-id=lowercase-id", "-dev-aws-secret-access-key=short"):
+        done = subprocess.run(
+            [sys.executable, "-m", "hush.cli.main", "server", "-dev", flag],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode != 0
+        assert "-dev-aws-*" in done.stderr

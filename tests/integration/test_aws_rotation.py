@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import http.server
@@ -18,7 +19,7 @@ import pytest
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
 from tests.integration.test_tls import _write_pki
-from tests.support.aws import secretsmanager
+from tests.support.aws import secretsmanager, signed_request
 from tests.support.server import HushProcess
 
 
@@ -68,9 +69,9 @@ def webhook(aws_server: HushProcess, tmp_path_factory: pytest.TempPathFactory) -
     hook = Webhook(tmp_path_factory.mktemp("webhook"))
     vault = aws_server.client()
     vault.adapter.post(
-        "/v1/sys/mounts/awssm/tune", json={"options": {"webhook_ca_file": str(hook.ca)}}
+        "/v1/sys/mounts/awssm/tune",
+        json={"options": {"webhook_ca_file": str(hook.ca), "rotation_alert_url": hook.url}},
     )
-    import base64
 
     hook.key = base64.b64decode(vault.adapter.get("/v1/awssm/rotation/webhook-key")["data"]["key"])
     yield hook
@@ -167,8 +168,18 @@ def test_failing_test_step_leaves_current_intact_and_is_visible(
     webhook.fail_step = "testSecret"
     name = _name()
     first = sm.create_secret(Name=name, SecretString="keep-me")["VersionId"]
+    arn = sm.describe_secret(SecretId=name)["ARN"]
     sm.rotate_secret(SecretId=name, RotationLambdaARN=webhook.url)
-    assert [c["Step"] for c in webhook.calls] == ["createSecret", "setSecret", "testSecret"]
+    assert [c["Step"] for c in webhook.calls] == [
+        "createSecret",
+        "setSecret",
+        "testSecret",
+        "rotationFailed",
+    ]
+    alert = webhook.calls[-1]
+    assert alert["SecretId"] == arn and alert["Failures"] == 1
+    assert "testSecret" in alert["Error"] and "PendingSecret" not in alert
+    assert all(webhook.signatures_ok)
     current = sm.get_secret_value(SecretId=name)
     assert current["VersionId"] == first and current["SecretString"] == "keep-me"
     stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
@@ -178,6 +189,20 @@ def test_failing_test_step_leaves_current_intact_and_is_visible(
     assert "testSecret" in rotation["last_error"] and "500" in rotation["last_error"]
     assert rotation["next_rotation"] is not None  # a retry is scheduled
     assert "rotation of secret" in aws_server.log_text()
+    with aws_server.http() as http:
+        text = http.get(
+            "/v1/sys/metrics", params={"format": "prometheus"}, headers={"X-Vault-Token": "root"}
+        ).text
+    assert 'hush_secret_rotations_total{mount="awssm/",outcome="failure"} 1.0' in text
+    assert 'hush_secret_rotations_failing{mount="awssm/"} 1.0' in text
+    raw = signed_request(
+        aws_server.url,
+        "secretsmanager.DescribeSecret",
+        {"SecretId": name},
+        DEV_AWS_ACCESS_KEY_ID,
+        DEV_AWS_SECRET_ACCESS_KEY,
+    )
+    assert raw.body["HushRotationFailure"]["Failures"] == 1
     # A retry that succeeds finishes the same pending version.
     webhook.fail_step = ""
     pending = next(v for v, s in stages.items() if s == ["AWSPENDING"])

@@ -118,6 +118,11 @@ def test_update_secret_version_stage_moves_custom_and_current_labels(sm: Any) ->
     assert stages == {v1: ["AWSPREVIOUS"], v2: ["CANARY", "AWSCURRENT"]}
     sm.update_secret_version_stage(SecretId=name, VersionStage="CANARY", RemoveFromVersionId=v2)
     assert sm.describe_secret(SecretId=name)["VersionIdsToStages"][v2] == ["AWSCURRENT"]
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        sm.update_secret_version_stage(
+            SecretId=name, VersionStage="AWSCURRENT", RemoveFromVersionId=v2
+        )
+    assert _code(exc) == "InvalidParameterException"
 
 
 def test_tags_are_added_overwritten_and_removed(sm: Any) -> None:
@@ -312,3 +317,27 @@ def test_secret_binary_base64_on_the_wire(aws_server: HushProcess) -> None:
         DEV_AWS_SECRET_ACCESS_KEY,
     )
     assert got.body["SecretBinary"] == encoded
+
+
+def test_concurrent_writes_lose_no_version(aws_server: HushProcess) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = _name("race")
+    clients = [
+        secretsmanager(aws_server.url, DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY)
+        for _ in range(8)
+    ]
+    clients[0].create_secret(Name=name, SecretString="start")
+
+    def put(i: int) -> str:
+        client = clients[i % len(clients)]
+        if i % 3 == 0:
+            client.get_secret_value(SecretId=name)
+        return str(client.put_secret_value(SecretId=name, SecretString=f"v{i}")["VersionId"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        written = set(pool.map(put, range(24)))
+    listed = clients[0].list_secret_version_ids(SecretId=name, IncludeDeprecated=True)
+    assert written <= {v["VersionId"] for v in listed["Versions"]}
+    stages = clients[0].describe_secret(SecretId=name)["VersionIdsToStages"]
+    assert sorted(stages.values()) == [["AWSCURRENT"], ["AWSPREVIOUS"]]

@@ -94,6 +94,11 @@ def server_command(
     from hush.server.runtime import DevOptions, ListenOptions, build_core, serve
 
     if dev:
+        from hush.auth.aws.keys import pair_problem
+
+        problem = pair_problem(dev_aws_access_key_id, dev_aws_secret_access_key)
+        if problem:
+            raise click.UsageError(f"-dev-aws-*: {problem}")
         options: dict[str, str] = {}
         if dev_storage == "sqlite":
             path = dev_storage_path or os.path.join(os.getcwd(), ".hush-dev", "hush.db")

@@ -77,7 +77,13 @@ def build_core(storage_kind: str, storage_options: dict[str, str]) -> Core:
     auth_methods = Registry("auth method")
     register_builtin_auth_methods(auth_methods)
     storage = open_storage(storage_kind, storage_options)
-    return Core(storage, storage_type=storage_kind, engines=registry, auth_methods=auth_methods)
+    core = Core(storage, storage_type=storage_kind, engines=registry, auth_methods=auth_methods)
+    from hush.engines.awssm.metrics import RotationCollector
+
+    # A lambda, not the bound method: the mount table replaces its backends dict on (un)seal.
+    mounted = lambda: core.mounts.backends.items()  # noqa: E731, PLW0108
+    core.metrics.registry.register(RotationCollector(mounted))
+    return core
 
 
 async def _dev_setup(core: Core, dev: DevOptions) -> _DevInfo:

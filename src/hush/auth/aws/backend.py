@@ -18,6 +18,7 @@ from hush.auth.aws.keys import (
     AccessKey,
     new_access_key_id,
     new_secret_access_key,
+    pair_problem,
 )
 from hush.auth.token_fields import sanitize_policies
 from hush.core.errors import InvalidRequest
@@ -91,11 +92,10 @@ class AwsAuthBackend(Backend):
         if "root" in cleaned and not allow_root:
             raise InvalidRequest("access keys cannot be bound to the root policy")
         key_id = access_key_id or new_access_key_id()
-        if not ACCESS_KEY_ID_RE.fullmatch(key_id):
-            raise InvalidRequest("access key id must be 16 to 128 upper-case letters and digits")
         secret = secret_access_key or new_secret_access_key()
-        if not 16 <= len(secret) <= 128:
-            raise InvalidRequest("secret access key must be 16 to 128 characters")
+        problem = pair_problem(key_id, secret.reveal().decode())
+        if problem:
+            raise InvalidRequest(problem)
         if await self.storage.get(KEY_PREFIX + key_id) is not None:
             raise InvalidRequest(f"access key {key_id} already exists")
         key = AccessKey(

@@ -23,6 +23,7 @@ __all__ = [
     "AccessKey",
     "new_access_key_id",
     "new_secret_access_key",
+    "pair_problem",
 ]
 
 # AWS: 16-128 characters of [A-Z0-9]; Hush's keys start "AKIA" like long-term IAM user keys.
@@ -39,6 +40,15 @@ def new_access_key_id() -> str:
 def new_secret_access_key() -> SecretBytes:
     """A fresh 40-character secret access key (the length and alphabet AWS uses)."""
     return SecretBytes("".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40)).encode())
+
+
+def pair_problem(access_key_id: str | None, secret_access_key: str | None) -> str:
+    """Why a chosen key id or secret cannot be used ("" when both are fine or absent)."""
+    if access_key_id is not None and not ACCESS_KEY_ID_RE.fullmatch(access_key_id):
+        return "the access key id must be 16 to 128 upper-case letters and digits"
+    if secret_access_key is not None and not 16 <= len(secret_access_key) <= 128:
+        return "the secret access key must be 16 to 128 characters"
+    return ""
 
 
 @dataclass(frozen=True, slots=True)

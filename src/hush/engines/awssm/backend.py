@@ -61,7 +61,11 @@ class AwssmBackend(Backend):
         self.account_id = str(context.options.get("account_id") or DEFAULT_ACCOUNT_ID)
         self.clock: Callable[[], float] = time.time
         self.rotation = RotationRunner(
-            self.secrets, self.due, self.env, context.options.get("webhook_ca_file") or None
+            self.secrets,
+            self.due,
+            self.env,
+            ca_file=context.options.get("webhook_ca_file") or None,
+            alert_url=context.options.get("rotation_alert_url") or None,
         )
         self._secret_actions: dict[str, tuple[frozenset[Operation], SecretHandler]] = {
             "GetSecretValue": (_READ, values.get_secret_value),
@@ -157,12 +161,13 @@ class AwssmBackend(Backend):
         env = self.env(fields.string("aws_region"))
         name = fields.string("name")
         body = self._body(fields)
-        if action == "CreateSecret":
-            if request.operation not in _WRITE:
-                raise InvalidRequest("CreateSecret is a write")
-            answer = await values.create_secret(env, name, body)
-            return self._aws(answer)
-        return self._aws(await self._secret_action(request, env, action, name, body))
+        # Writes to one secret are serialised: each is a read-modify-write of its record.
+        async with self.secrets.lock(name):
+            if action == "CreateSecret":
+                if request.operation not in _WRITE:
+                    raise InvalidRequest("CreateSecret is a write")
+                return self._aws(await values.create_secret(env, name, body))
+            return self._aws(await self._secret_action(request, env, action, name, body))
 
     async def _secret_action(
         self, request: Request, env: ActionEnv, action: str, name: str, body: Body
@@ -261,10 +266,11 @@ class AwssmBackend(Backend):
     async def periodic(self, now: float) -> None:
         """Purge secrets whose recovery window has passed; run due rotations."""
         for entry in await self.due.due(now):
-            if entry.kind == PURGE:
-                record = await self.secrets.get(entry.name)
-                if record is not None and record.deleted and record.deleted_date <= now:
-                    await self.secrets.purge(record)
-                await self.due.cancel(entry)
-            else:
-                await self.rotation.run_due(entry, now)
+            async with self.secrets.lock(entry.name):
+                if entry.kind == PURGE:
+                    record = await self.secrets.get(entry.name)
+                    if record is not None and record.deleted and record.deleted_date <= now:
+                        await self.secrets.purge(record)
+                    await self.due.cancel(entry)
+                else:
+                    await self.rotation.run_due(entry, now)

@@ -40,6 +40,13 @@ def describe(record: SecretRecord, *, list_entry: bool = False) -> dict[str, Any
             answer["NextRotationDate"] = rotation.next_rotation
     if rotation.last_rotated:
         answer["LastRotatedDate"] = rotation.last_rotated
+    if rotation.failures and not list_entry:
+        # Not in AWS's model (SDKs drop it); raw JSON clients and `aws --debug` see it.
+        answer["HushRotationFailure"] = {
+            "Failures": rotation.failures,
+            "LastError": rotation.last_error,
+            "NextAttemptDate": rotation.next_rotation,
+        }
     stages = record.stage_map()
     answer["SecretVersionsToStages" if list_entry else "VersionIdsToStages"] = stages
     return answer

@@ -13,6 +13,7 @@ from hush.engines.awssm.errors import (
     MalformedPolicy,
     ResourceNotFound,
 )
+from hush.engines.awssm.model import AWSCURRENT
 from hush.engines.awssm.validate import boolean, integer, string_list, tags, text
 
 __all__ = [
@@ -53,6 +54,11 @@ async def update_secret_version_stage(
             f"The staging label {stage} is currently attached to version "
             f"{holder.version_id}, so you must explicitly reference that version in "
             "RemoveFromVersionId."
+        )
+    if stage == AWSCURRENT and remove_from is not None and move_to is None:
+        raise InvalidParameter(
+            "You can only move staging label AWSCURRENT to a different secret version. It "
+            "can't be completely removed."
         )
     if remove_from is not None:
         if stage not in record.versions[remove_from].stages:

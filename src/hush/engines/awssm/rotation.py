@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from hush.core.errors import Unsupported
@@ -35,7 +36,7 @@ from hush.engines.awssm.rotators_postgres import ALTERNATING, SINGLE_USER, Postg
 from hush.engines.awssm.store import SecretStore, SecretValue
 from hush.engines.awssm.validate import boolean, client_token, text
 
-__all__ = ["MAX_BACKOFF", "ROTATE", "RotationRunner", "backoff"]
+__all__ = ["MAX_BACKOFF", "ROTATE", "RotationRunner", "RotationStats", "backoff"]
 
 ROTATE: Final = "rotate"
 MAX_BACKOFF: Final = 3600.0
@@ -43,6 +44,15 @@ _WEBHOOK_KEY: Final = "config/webhook-key"
 _BUILT_IN: Final = (RANDOM_ROTATOR, SINGLE_USER, ALTERNATING)
 
 log = logging.getLogger("hush.engines.awssm.rotation")
+
+
+@dataclass(slots=True)
+class RotationStats:
+    """What this node's runner has done since the mount started (for metrics)."""
+
+    successes: int = 0
+    failures: int = 0
+    failing: set[str] = field(default_factory=set)
 
 
 def backoff(failures: int) -> float:
@@ -64,11 +74,14 @@ class RotationRunner:
         due: DueIndex,
         env: Callable[[str], ActionEnv],
         ca_file: str | None = None,
+        alert_url: str | None = None,
     ) -> None:
         self._store = store
         self._due = due
         self._env = env
         self._ca_file = ca_file
+        self._alert_url = alert_url
+        self.stats = RotationStats()
 
     async def webhook_key(self) -> SecretBytes:
         """The mount's webhook signing key (made on first use, kept behind the barrier)."""
@@ -198,12 +211,16 @@ class RotationRunner:
         await self._schedule(record, env.now)
         dropped = record.prune()
         await self._store.save(record, dropped_versions=dropped)
+        self.stats.successes += 1
+        self.stats.failing.discard(record.name)
         log.info("rotated secret %s to version %s", record.name, version_id)
         return version_id
 
     async def _failed(self, record: SecretRecord, now: float, reason: str) -> None:
         record.rotation.failures += 1
         record.rotation.last_error = reason
+        self.stats.failures += 1
+        self.stats.failing.add(record.name)
         log.warning(
             "rotation of secret %s failed (attempt %d): %s; AWSCURRENT is unchanged",
             record.name,
@@ -215,6 +232,27 @@ class RotationRunner:
         record.rotation.next_rotation = retry_at
         await self._due.schedule(retry_at, ROTATE, record.name)
         await self._store.touch(record)
+        if self._alert_url:
+            await self._alert(record, reason, retry_at)
+
+    async def _alert(self, record: SecretRecord, reason: str, retry_at: float) -> None:
+        """POST a signed ``rotationFailed`` event to the mount's ``rotation_alert_url``."""
+        if not (self._alert_url or "").startswith("https://"):
+            log.warning("rotation_alert_url must be an https:// URL; no alert sent")
+            return
+        hook = WebhookRotator(self._alert_url or "", await self.webhook_key(), self._ca_file)
+        event = {
+            "Step": "rotationFailed",
+            "SecretId": record.arn,
+            "Name": record.name,
+            "Failures": record.rotation.failures,
+            "Error": reason,
+            "NextAttemptDate": retry_at,
+        }
+        try:
+            await hook.notify(event)
+        except StepFailed as exc:
+            log.warning("rotation alert for secret %s was not delivered: %s", record.name, exc)
 
     # -- scheduling --------------------------------------------------------------------------
 

@@ -129,6 +129,10 @@ class WebhookRotator:
             return {}
         return answer if isinstance(answer, dict) else {}
 
+    async def notify(self, event: dict[str, Any]) -> None:
+        """POST an event that carries no secret value (rotation alerts)."""
+        await self._post(event)
+
     async def create(self, event: dict[str, Any], current: SecretValue | None) -> SecretValue:
         """createSecret: the webhook may choose the value; otherwise a random one."""
         answer = await self._post(event)

@@ -6,7 +6,9 @@ every secret at one level. A record and the values it gains or loses change in o
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import weakref
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, unquote
@@ -69,6 +71,15 @@ class SecretStore:
 
     def __init__(self, storage: LogicalStorage) -> None:
         self._storage = storage
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def lock(self, name: str) -> asyncio.Lock:
+        """The lock every read-modify-write of ``name``'s record holds (one per live secret)."""
+        found = self._locks.get(name)
+        if found is None:
+            found = asyncio.Lock()
+            self._locks[name] = found
+        return found
 
     @property
     def storage(self) -> LogicalStorage:

@@ -100,9 +100,12 @@ async def get_secret_value(env: ActionEnv, secret_id: str, name: str, body: Body
     # Secrets Manager records access to the day; writing once a day keeps reads read-only.
     today = env.now - env.now % _DAY
     if record.last_accessed != today or version.last_accessed != today:
-        record.last_accessed = today
-        version.last_accessed = today
-        await env.store.touch(record)
+        async with env.store.lock(record.name):
+            fresh = await env.store.get(record.name)  # never write back a stale record
+            if fresh is not None and version.version_id in fresh.versions:
+                fresh.last_accessed = today
+                fresh.versions[version.version_id].last_accessed = today
+                await env.store.touch(fresh)
     return {
         **identity(record),
         "VersionId": version.version_id,
