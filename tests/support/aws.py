@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-__all__ = ["SignedCall", "secretsmanager", "signed_request"]
+__all__ = ["SignedCall", "client", "secretsmanager", "signed_request"]
 
 
 def secretsmanager(url: str, key_id: str, secret: str, region: str = "us-east-1") -> Any:
@@ -82,3 +82,15 @@ def signed_request(
     headers = dict(request.headers.items())
     response = httpx.post(url + "/", content=tamper or payload, headers=headers, timeout=10.0)
     return SignedCall(response)
+
+
+def client(service: str, url: str, key_id: str, secret: str, region: str = "us-east-1") -> Any:
+    """A boto3 client for ``service`` (parameter validation on, no retries)."""
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}, parameter_validation=True),
+    )

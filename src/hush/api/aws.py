@@ -236,6 +236,9 @@ class AwsAPI:
         headers: dict[str, str],
         context: ActionContext,
     ) -> dict[str, Any]:
+        if call.service is not None:
+            # A call on another service's mount (SSM SecureStrings use KMS keys on transit).
+            mount = self._service_mount(call.service)
         request = Request(
             id=REQUEST_ID.get(),
             operation=call.operation,

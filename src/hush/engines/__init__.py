@@ -5,6 +5,7 @@ from __future__ import annotations
 from hush.engines.database import DatabaseBackend
 from hush.engines.awssm import AwssmBackend
 from hush.engines.kv import KVv2Backend, kv_backend
+from hush.engines.ssm import SsmBackend
 from hush.engines.transit import TransitBackend
 from hush.framework.registry import Registry
 
@@ -20,3 +21,4 @@ def register_builtin_engines(registry: Registry) -> None:
     registry.register("transit", TransitBackend)
     registry.register("database", DatabaseBackend)
     registry.register("awssm", AwssmBackend)
+    registry.register("ssm", SsmBackend)

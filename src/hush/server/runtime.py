@@ -113,6 +113,9 @@ async def _dev_setup(core: Core, dev: DevOptions) -> _DevInfo:
             config={"audit_non_hmac_request_keys": ["aws_action", "aws_region"]},
         )
     )
+    await core.mount(
+        MountEntry(path="ssm/", type="ssm", description="AWS Systems Manager Parameter Store")
+    )
     aws_id, aws_secret = await _dev_aws_key(core, dev)
     return _DevInfo(base64.b64encode(unseal_key.reveal()).decode(), token, aws_id, aws_secret)
 

@@ -21,7 +21,9 @@ from hush.api.aws_services.base import (
     Mapper,
     RunCall,
 )
+from hush.api.aws_services.kms import KMS
 from hush.api.aws_services.secretsmanager import SECRETS_MANAGER
+from hush.api.aws_services.ssm import SSM
 
 __all__ = [
     "SERVICES",
@@ -34,4 +36,6 @@ __all__ = [
 ]
 
 #: ``X-Amz-Target`` prefix (the part before the dot) → service.
-SERVICES: dict[str, AwsService] = {SECRETS_MANAGER.target_prefix: SECRETS_MANAGER}
+SERVICES: dict[str, AwsService] = {
+    service.target_prefix: service for service in (SECRETS_MANAGER, KMS, SSM)
+}

@@ -28,6 +28,8 @@ class LogicalCall:
     data: dict[str, Any]
     #: The AWS resource named in an ``AccessDeniedException`` message (secret id, key id).
     resource: str = "*"
+    #: Run on this service's mount instead of the calling service's (SSM → KMS on transit).
+    service: AwsService | None = None
 
 
 Mapper = Callable[[dict[str, Any], ActionContext], LogicalCall]
