@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from hush.server.config.listener import ListenerConfig
 from hush.server.config.reader import ConfigError
+from hush.server.config.seal import SealStanza
 from hush.server.config.server import ServerConfig, load_config, parse_config
 from hush.server.config.storage import StorageConfig
 
 __all__ = [
     "ConfigError",
     "ListenerConfig",
+    "SealStanza",
     "ServerConfig",
     "StorageConfig",
     "load_config",

@@ -15,6 +15,7 @@ from hush.server.config.reader import (
     read_hcl,
     read_json,
 )
+from hush.server.config.seal import SealStanza, parse_seals
 from hush.server.config.storage import StorageConfig, parse_storage
 from hush.server.config.values import (
     bool_value,
@@ -36,7 +37,7 @@ _TOP_LEVEL_VALUES = frozenset(
 )  # fmt: skip
 # Vault keys Hush knows about but does not implement; they fail loudly instead of being ignored.
 _UNSUPPORTED_TOP_LEVEL = frozenset(
-    {"seal", "telemetry", "ha_storage", "plugin_directory", "service_registration", "backend",
+    {"telemetry", "ha_storage", "plugin_directory", "service_registration", "backend",
      "ha_backend", "entropy", "hsm", "cache_size", "disable_cache", "disable_clustering",
      "disable_sealwrap", "disable_performance_standby", "disable_printable_check",
      "raw_storage_endpoint", "introspection_endpoint", "pid_file", "log_file",
@@ -69,6 +70,17 @@ class ServerConfig:
     max_lease_ttl: int
     cluster_name: str | None
     disable_mlock: bool
+    seals: tuple[SealStanza, ...] = ()
+
+    @property
+    def seal(self) -> SealStanza | None:
+        """The active (not disabled) seal, or ``None`` for Shamir."""
+        return next((s for s in self.seals if not s.disabled), None)
+
+    @property
+    def disabled_seal(self) -> SealStanza | None:
+        """The seal being migrated away from, if any."""
+        return next((s for s in self.seals if s.disabled), None)
 
 
 def load_config(path: str | Path) -> ServerConfig:
@@ -96,7 +108,7 @@ def server_config(items: tuple[Attr | Block, ...]) -> ServerConfig:
     values, blocks = collect(
         items,
         allowed=_TOP_LEVEL_VALUES,
-        blocks=frozenset({"storage", "listener"}),
+        blocks=frozenset({"storage", "listener", "seal"}),
         unsupported=_UNSUPPORTED_TOP_LEVEL,
         where="",
     )
@@ -152,4 +164,5 @@ def server_config(items: tuple[Attr | Block, ...]) -> ServerConfig:
         max_lease_ttl=max_ttl,
         cluster_name=string_value(values.get("cluster_name")),
         disable_mlock=bool_value(values.get("disable_mlock"), default=False),  # accepted, ignored
+        seals=parse_seals(blocks.get("seal", [])),
     )
