@@ -28,6 +28,13 @@ class RekeyOperation:
     def __init__(self, core: Core, shares: int, threshold: int, require_verification: bool) -> None:
         if core.seal_config is None:
             raise NotInitialized
+        if core.seals.auto:
+            raise Unsupported(
+                "sys/rekey replaces Shamir unseal shares; this store uses an auto-unseal seal "
+                f"({core.seal_config.type}), whose unseal key is not split. Rotate the data keys "
+                "with sys/rotate; rekeying the recovery keys (sys/rekey-recovery-key) is not "
+                "supported by Hush yet"
+            )
         validate_split(shares, threshold)
         self._core = core
         self.new_config = SealConfig(shares, threshold)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from hush.core.errors import InvalidRequest, PermissionDenied, Sealed
+from hush.core.errors import HushError, InvalidRequest, PermissionDenied, Sealed
 from hush.core.generate_root import OTP_LENGTH, GenerateRootOperation
 from hush.core.rekey import RekeyOperation
 from hush.core.request import Operation, Request, Response
@@ -186,7 +186,7 @@ class KeyOperations:
                         "started": False,
                         "nonce": "",
                         "progress": 0,
-                        "required": core.seal_config.secret_threshold if core.seal_config else 0,
+                        "required": _required_shares(core),
                         "complete": False,
                         "encoded_token": "",
                         "encoded_root_token": "",
@@ -275,3 +275,11 @@ class KeyOperations:
                 fields=_SHARE_FIELDS,
             ),
         ]
+
+
+def _required_shares(core: Core) -> int:
+    """Shares a root-token generation would need (0 when none can be given)."""
+    try:
+        return core.seals.operator_config().secret_threshold
+    except HushError:
+        return 0
