@@ -240,13 +240,7 @@ class SealManager:
 
     async def unseal_with_operator_key(self, key: SecretBytes, *, migrate: bool) -> None:
         """Finish an unseal from combined shares, migrating when asked and configured."""
-        if migrate and not self.migration:
-            raise InvalidRequest("can't perform a seal migration, no migration seal found")
-        if self.migration and not migrate:
-            raise InvalidRequest(
-                "a seal migration is pending: unseal with migrate=true "
-                "(hush operator unseal -migrate), or remove the migration from the configuration"
-            )
+        self.check_migrate_flag(migrate)
         if self.migration:
             await self._migrate(key)
             return
@@ -262,6 +256,16 @@ class SealManager:
         if seal is None:
             raise InvalidRequest(self.config_problem() or "no seal configured")
         await self._core.unseal_with_key(await self._stored_unseal_key(seal))
+
+    def check_migrate_flag(self, migrate: bool) -> None:
+        """Vault's rule: ``migrate`` is required on every share exactly while migrating."""
+        if migrate and not self.migration:
+            raise InvalidRequest("can't perform a seal migration, no migration seal found")
+        if self.migration and not migrate:
+            raise InvalidRequest(
+                "a seal migration is pending: unseal with migrate=true "
+                "(hush operator unseal -migrate), or remove the migration from the configuration"
+            )
 
     # -- migration -------------------------------------------------------------------------------
 

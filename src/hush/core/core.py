@@ -22,7 +22,6 @@ from hush.core.acl import ACL
 from hush.core.errors import (
     AlreadyInitialized,
     HushError,
-    InvalidRequest,
     MountUnavailable,
     NotInitialized,
     PermissionDenied,
@@ -241,8 +240,7 @@ class Core:
                 raise NotInitialized
             if not self.sealed:
                 return
-            if migrate and not self.seals.migration:
-                raise InvalidRequest("can't perform a seal migration, no migration seal found")
+            self.seals.check_migrate_flag(migrate)
             config = self.seals.operator_config()
             progress = self.unseal_progress or ShareCollector(
                 config.secret_threshold, config.share_length
