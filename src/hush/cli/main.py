@@ -17,6 +17,7 @@ from hush.cli.generic import (
 from hush.cli.kv import kv_group
 from hush.cli.kv_metadata import kv_metadata_group
 from hush.cli.login import login_command
+from hush.cli.migrate import migrate_command
 from hush.cli.operator import operator_group, status_command
 from hush.cli.policy import policy_group
 from hush.cli.secrets import secrets_group
@@ -52,6 +53,7 @@ for _command in (
 ):
     cli.add_command(_command)
 kv_group.add_command(kv_metadata_group)
+operator_group.add_command(migrate_command)
 cli.add_command(audit_group)
 cli.add_command(transit_group)
 

@@ -13,6 +13,8 @@ by ``tests/contract/test_storage_contract.py``:
   ``limit`` entries with ``due_at <= now`` (earliest first) and pushes each one's ``due_at`` to
   ``now + hold``, so a claimer that dies lets the work come due again; the claimer calls
   ``unschedule`` when done.
+* ``scan``/``scan_due``/``count``/``replace_all`` walk or replace the whole store in key order,
+  in bounded batches; storage migration and snapshots use them.
 """
 
 from __future__ import annotations
@@ -142,3 +144,26 @@ class Storage(abc.ABC):
         self, now: float, limit: int, hold: float = 30.0
     ) -> builtins.list[DueEntry]:
         """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+
+    # -- whole-store access (storage migration, snapshots) ------------------------------------
+
+    async def scan(self, after: str, limit: int) -> builtins.list[tuple[str, bytes]]:
+        """Up to ``limit`` entries whose keys sort after ``after`` (``""``: from the start).
+
+        Keys are in code point order (= UTF-8 byte order), the same on every backend.
+        """
+        raise NotImplementedError(f"{self.name} storage cannot be scanned")
+
+    async def scan_due(self, after: str, limit: int) -> builtins.list[DueEntry]:
+        """Up to ``limit`` due-time index entries whose keys sort after ``after``."""
+        raise NotImplementedError(f"{self.name} storage cannot be scanned")
+
+    async def count(self) -> int:
+        """How many entries (values, not due-time entries) the store holds."""
+        raise NotImplementedError(f"{self.name} storage cannot count")
+
+    async def replace_all(
+        self, entries: Sequence[tuple[str, bytes]], due: Sequence[DueEntry]
+    ) -> None:
+        """Atomically make the store hold exactly ``entries`` and ``due`` (snapshot restore)."""
+        raise NotImplementedError(f"{self.name} storage cannot be replaced")

@@ -128,6 +128,18 @@ class PostgreSQLStorage(Storage):
         ).format(**names)
         self._unschedule = sql.SQL("DELETE FROM {due} WHERE key = %s").format(**names)
         self._claim = sql.SQL(_CLAIM_SQL).format(**names)
+        self._scan = sql.SQL(
+            "SELECT key, value FROM {kv} WHERE key > %s ORDER BY key LIMIT %s"
+        ).format(**names)
+        self._scan_due = sql.SQL(
+            "SELECT key, due_at FROM {due} WHERE key > %s ORDER BY key LIMIT %s"
+        ).format(**names)
+        self._count = sql.SQL("SELECT count(*) FROM {kv}").format(**names)
+        self._clear = [sql.SQL("DELETE FROM {kv}").format(**names)]
+        self._clear.append(sql.SQL("DELETE FROM {due}").format(**names))
+        self._insert_due = sql.SQL("INSERT INTO {due} (key, due_at) VALUES (%s, %s)").format(
+            **names
+        )
 
     async def open(self) -> None:
         """Open the pool, waiting for ``min_size`` connections, and create the tables if needed."""
@@ -215,6 +227,39 @@ class PostgreSQLStorage(Storage):
         entries = [DueEntry(key=str(key), due_at=float(due_at)) for key, due_at in rows]
         # RETURNING does not keep the CTE's order.
         return sorted(entries, key=lambda entry: (entry.due_at, entry.key))
+
+    async def scan(self, after: str, limit: int) -> builtins.list[tuple[str, bytes]]:
+        """Entries after ``after`` in key order (COLLATE "C": UTF-8 byte order)."""
+        rows = await self._fetch("scan", self._scan, (after, limit))
+        return [(str(key), bytes(value)) for key, value in rows]
+
+    async def scan_due(self, after: str, limit: int) -> builtins.list[DueEntry]:
+        """Due-time entries after ``after`` in key order."""
+        rows = await self._fetch("scan_due", self._scan_due, (after, limit))
+        return [DueEntry(str(key), float(due_at)) for key, due_at in rows]
+
+    async def count(self) -> int:
+        """Number of values."""
+        rows = await self._fetch("count", self._count, ())
+        return int(rows[0][0])
+
+    async def replace_all(
+        self, entries: Sequence[tuple[str, bytes]], due: Sequence[DueEntry]
+    ) -> None:
+        """Delete everything and insert ``entries`` and ``due`` in one transaction."""
+        validate_ops([TxnOp("put", key, value) for key, value in entries])
+        for entry in due:
+            validate_key(entry.key)
+
+        async def replace(conn: _Conn) -> None:
+            async with conn.transaction():
+                for statement in self._clear:
+                    await conn.execute(statement)
+                async with conn.cursor() as cursor:
+                    await cursor.executemany(self._put, list(entries))
+                    await cursor.executemany(self._insert_due, [(e.key, e.due_at) for e in due])
+
+        await self._run("replace_all", replace)
 
     async def _create_schema(self, conn: _Conn) -> None:
         async with conn.transaction():

@@ -115,7 +115,10 @@ class _JsonObject:
 # in document order, so they pair up with a pre-order walk of the parsed objects.
 _JSON_KEY = re.compile(r'"(?:[^"\\]|\\.)*"\s*:')
 # Blocks that carry a type label: {"storage": {"sqlite": {...}}}.
-_LABELED_BLOCKS = frozenset({"storage", "listener", "seal", "ha_storage", "service_registration"})
+_LABELED_BLOCKS = frozenset(
+    {"storage", "listener", "seal", "ha_storage", "service_registration", "storage_source",
+     "storage_destination"}
+)  # fmt: skip
 
 
 def read_json(text: str) -> tuple[Attr | Block, ...]:
