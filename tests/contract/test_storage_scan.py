@@ -56,3 +56,15 @@ def test_replace_all_with_a_bad_key_changes_nothing(backend: Backend) -> None:
     with pytest.raises(InvalidKeyError):
         backend.run(store.replace_all([("ok", b"2"), ("bad/", b"3")], []))
     assert backend.run(store.scan("", 10)) == [("keep", b"1")]
+
+
+def test_dump_returns_everything_in_key_order(backend: Backend) -> None:
+    store = backend.store
+    for key in KEYS:
+        backend.run(store.put(key, b"v-" + key.encode()))
+    backend.run(store.schedule("lease/a", 1.5))
+    entries, due = backend.run(store.dump())
+    assert entries == [(key, b"v-" + key.encode()) for key in sorted(KEYS)]
+    assert due == [DueEntry("lease/a", 1.5)]
+    backend.run(store.put("after", b"x"))  # the reader is usable again afterwards
+    assert backend.run(store.get("after")) == b"x"

@@ -26,7 +26,7 @@ from hush.core.errors import (
     MethodNotAllowed,
     PayloadTooLarge,
 )
-from hush.core.request import Operation, Request, Response
+from hush.core.request import RAW_BODY_PATHS, Operation, Request, Response
 from hush.core.ttl import parse_ttl
 from hush.crypto import SecretBytes
 from hush.logs import REQUEST_ID
@@ -256,7 +256,13 @@ class VaultAPI:
             operation = Operation.HELP
         if operation is Operation.LIST and path and not path.endswith("/"):
             path += "/"  # Vault lists folders: "secret/foo" lists "secret/foo/"
-        data = _parse_json(body) if method in ("POST", "PUT", "PATCH") else _query_data(query)
+        upload = method in ("POST", "PUT") and path in RAW_BODY_PATHS
+        if upload:
+            data: dict[str, Any] = {}
+        elif method in ("POST", "PUT", "PATCH"):
+            data = _parse_json(body)
+        else:
+            data = _query_data(query)
         request = Request(
             id=request_id,
             operation=operation,
@@ -266,6 +272,7 @@ class VaultAPI:
             wrap_ttl=_wrap_ttl(headers),
             remote_addr=(scope.get("client") or ("", 0))[0],
             headers=headers,
+            body=body if upload else b"",
         )
         routed.append(request)
         response = await self.core.handle(request)

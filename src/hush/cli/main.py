@@ -22,6 +22,7 @@ from hush.cli.operator import operator_group, status_command
 from hush.cli.policy import policy_group
 from hush.cli.secrets import secrets_group
 from hush.cli.server import server_command
+from hush.cli.snapshot import snapshot_group
 from hush.cli.token import token_group
 from hush.cli.transit import transit_group
 
@@ -54,6 +55,7 @@ for _command in (
     cli.add_command(_command)
 kv_group.add_command(kv_metadata_group)
 operator_group.add_command(migrate_command)
+operator_group.add_command(snapshot_group)
 cli.add_command(audit_group)
 cli.add_command(transit_group)
 

@@ -39,7 +39,7 @@ from hush.core.wrapping import wrap
 from hush.crypto import KEY_SIZE, SecretBytes, random_bytes
 from hush.framework.backend import Backend, PreparedCall
 from hush.framework.registry import Registry
-from hush.storage.base import Storage, TxnOp
+from hush.storage.base import DueEntry, Storage, TxnOp
 
 __all__ = ["SEALED_PATHS", "ClusterInfo", "Core", "InitResult"]
 
@@ -270,6 +270,16 @@ class Core:
             self.unseal_progress = None
             self.cluster = None
             self.metrics.sealed.set(1)
+
+    async def restore_store(self, entries: list[tuple[str, bytes]], due: list[DueEntry]) -> None:
+        """Seal, replace the whole store atomically, and come back as the snapshot left it."""
+        await self.seal()
+        async with self._lock:
+            await self.storage.replace_all(entries, due)
+            blob = await self.storage.get(SEAL_CONFIG_PATH)
+            self.seal_config = SealConfig.from_json(blob) if blob else None
+            await self.seals.load()
+        self.seals.start_auto_unseal()
 
     async def replace_unseal_key(self, unseal_key: SecretBytes, config: SealConfig) -> None:
         """Protect the root key under ``unseal_key`` and store ``config``, atomically (rekey)."""

@@ -162,6 +162,19 @@ class Storage(abc.ABC):
         """How many entries (values, not due-time entries) the store holds."""
         raise NotImplementedError(f"{self.name} storage cannot count")
 
+    async def dump(self) -> tuple[builtins.list[tuple[str, bytes]], builtins.list[DueEntry]]:
+        """Every entry and due-time entry; backends that can make it one consistent view do.
+
+        This default pages through :meth:`scan`; a write racing with it may or may not show.
+        """
+        entries: builtins.list[tuple[str, bytes]] = []
+        while batch := await self.scan(entries[-1][0] if entries else "", 5000):
+            entries += batch
+        due: builtins.list[DueEntry] = []
+        while due_batch := await self.scan_due(due[-1].key if due else "", 5000):
+            due += due_batch
+        return entries, due
+
     async def replace_all(
         self, entries: Sequence[tuple[str, bytes]], due: Sequence[DueEntry]
     ) -> None:

@@ -135,6 +135,8 @@ class PostgreSQLStorage(Storage):
             "SELECT key, due_at FROM {due} WHERE key > %s ORDER BY key LIMIT %s"
         ).format(**names)
         self._count = sql.SQL("SELECT count(*) FROM {kv}").format(**names)
+        self._dump = sql.SQL("SELECT key, value FROM {kv} ORDER BY key").format(**names)
+        self._dump_due = sql.SQL("SELECT key, due_at FROM {due} ORDER BY key").format(**names)
         self._clear = [sql.SQL("DELETE FROM {kv}").format(**names)]
         self._clear.append(sql.SQL("DELETE FROM {due}").format(**names))
         self._insert_due = sql.SQL("INSERT INTO {due} (key, due_at) VALUES (%s, %s)").format(
@@ -242,6 +244,23 @@ class PostgreSQLStorage(Storage):
         """Number of values."""
         rows = await self._fetch("count", self._count, ())
         return int(rows[0][0])
+
+    async def dump(self) -> tuple[builtins.list[tuple[str, bytes]], builtins.list[DueEntry]]:
+        """Every entry, read in one REPEATABLE READ transaction: one consistent view."""
+
+        async def read(
+            conn: _Conn,
+        ) -> tuple[builtins.list[tuple[str, bytes]], builtins.list[DueEntry]]:
+            async with conn.transaction():
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                rows = await (await conn.execute(self._dump)).fetchall()
+                due = await (await conn.execute(self._dump_due)).fetchall()
+            return (
+                [(str(k), bytes(v)) for k, v in rows],
+                [DueEntry(str(k), float(d)) for k, d in due],
+            )
+
+        return await self._run("dump", read)
 
     async def replace_all(
         self, entries: Sequence[tuple[str, bytes]], due: Sequence[DueEntry]

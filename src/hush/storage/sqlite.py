@@ -195,6 +195,24 @@ class SQLiteStorage(Storage):
         """Number of values."""
         return int(self._read("count", "SELECT count(*) FROM kv", ())[0][0])
 
+    async def dump(self) -> tuple[builtins.list[tuple[str, bytes]], builtins.list[DueEntry]]:
+        """Every entry, read in one transaction of the reader connection: one consistent view."""
+        if self._reader is None:
+            raise StorageError("sqlite storage is not open")
+        try:
+            self._reader.execute("BEGIN")
+            try:
+                rows = self._reader.execute("SELECT key, value FROM kv ORDER BY key").fetchall()
+                due = self._reader.execute("SELECT key, due_at FROM due ORDER BY key").fetchall()
+            finally:
+                self._reader.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite storage: dump failed ({exc})") from exc
+        return (
+            [(str(k), bytes(v)) for k, v in rows],
+            [DueEntry(str(k), float(d)) for k, d in due],
+        )
+
     async def replace_all(
         self, entries: Sequence[tuple[str, bytes]], due: Sequence[DueEntry]
     ) -> None:

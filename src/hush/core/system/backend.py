@@ -15,6 +15,7 @@ from hush.core.system.mounts import mount_paths
 from hush.core.system.observability import observability_paths
 from hush.core.system.policies import policy_paths
 from hush.core.system.seal import seal_paths
+from hush.core.system.snapshot import snapshot_paths
 from hush.core.system.wrapping import wrapping_paths
 from hush.framework.backend import Backend, BackendContext
 from hush.framework.path import Path
@@ -83,6 +84,7 @@ class SystemBackend(Backend):
             *wrapping_paths(self._core),
             *lockout_paths(self._core),
             *observability_paths(self._core),
+            *snapshot_paths(self._core),
         ]
 
     def is_unauthenticated(self, mount_path: str) -> bool:
