@@ -284,3 +284,31 @@ def test_seal_status_of_a_store_whose_seal_stanza_was_removed(tmp_path: Path) ->
         assert base64.b64encode(key_file.read_bytes()).decode() not in server.log_text()
     finally:
         server.stop()
+
+
+def test_rekey_recovery_key_replaces_the_recovery_shares(tmp_path: Path) -> None:
+    server = start_sealed(tmp_path, _static_block(_key_file(tmp_path)))
+    try:
+        result = _init_auto(server, 3, 2)
+        wait_unsealed(server)
+        old = result["recovery_keys"]
+        assert isinstance(old, list)
+        client = server.client(str(result["root_token"]))
+        started = client.sys.start_rekey(secret_shares=2, secret_threshold=2, recovery_key=True)
+        assert (started["t"], started["n"], started["required"]) == (2, 2, 2)
+        client.sys.rekey(old[0], nonce=started["nonce"], recovery_key=True)
+        done = client.sys.rekey(old[2], nonce=started["nonce"], recovery_key=True)
+        assert done["complete"] is True and len(done["keys"]) == 2
+        status = client.sys.read_seal_status()
+        assert (status["t"], status["n"]) == (2, 2)
+
+        client.sys.seal()
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            client.sys.submit_unseal_keys(old[:2])  # the old recovery shares no longer combine
+        client.sys.submit_unseal_keys(done["keys"])
+        assert client.sys.is_sealed() is False
+        # The Shamir flow is refused on an auto seal, and the recovery flow on Shamir.
+        with pytest.raises(hvac.exceptions.InvalidRequest, match="sys/rekey-recovery-key"):
+            client.sys.start_rekey(secret_shares=3, secret_threshold=2)
+    finally:
+        server.stop()

@@ -267,6 +267,21 @@ class SealManager:
                 "(hush operator unseal -migrate), or remove the migration from the configuration"
             )
 
+    async def install_recovery_key(self, recovery_key: SecretBytes, config: SealConfig) -> None:
+        """Store a new recovery key (wrapped by the seal) and its share configuration."""
+        if self.seal is None:
+            raise InvalidRequest(self.config_problem() or "no auto-unseal seal is configured")
+        seal = await self._seal_or_503(self.seal)
+        recovery = SealConfig(config.secret_shares, config.secret_threshold, SHAMIR)
+        wrapped = await _wrap(seal, recovery_key, _RECOVERY_AAD)
+        await self._core.storage.transaction(
+            [
+                TxnOp("put", RECOVERY_CONFIG_PATH, recovery.to_json()),
+                TxnOp("put", RECOVERY_KEY_PATH, wrapped.to_json()),
+            ]
+        )
+        self.recovery_config = recovery
+
     # -- migration -------------------------------------------------------------------------------
 
     async def _migrate(self, key: SecretBytes) -> None:

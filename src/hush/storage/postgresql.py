@@ -8,6 +8,7 @@ Errors never quote the connection string, which may contain a password.
 from __future__ import annotations
 
 import builtins
+import itertools
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
@@ -199,12 +200,14 @@ class PostgreSQLStorage(Storage):
         validate_ops(ops)
 
         async def apply(conn: _Conn) -> None:
-            async with conn.transaction():
-                for op in ops:
-                    if op.op == "put":
-                        await conn.execute(self._put, (op.key, op.value))
+            # Runs of the same operation go through executemany, which psycopg pipelines: one
+            # round trip per run rather than per key (a 1,000-entry migration batch). Order holds.
+            async with conn.transaction(), conn.cursor() as cursor:
+                for kind, run in itertools.groupby(ops, key=lambda op: op.op):
+                    if kind == "put":
+                        await cursor.executemany(self._put, [(op.key, op.value) for op in run])
                     else:
-                        await conn.execute(self._delete, (op.key,))
+                        await cursor.executemany(self._delete, [(op.key,) for op in run])
 
         await self._run("transaction", apply)
 

@@ -38,6 +38,7 @@ class SystemBackend(Backend):
         "health",
         "leader",
         "rekey/*",
+        "rekey-recovery-key/*",
         "generate-root/*",
         "internal/ui/mounts",
         "internal/ui/mounts/*",
