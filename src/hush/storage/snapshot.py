@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from hush.storage.base import DueEntry, validate_key
+from hush.storage.base import DueEntry, InvalidKeyError, validate_key
 
 __all__ = ["MAGIC", "Snapshot", "SnapshotError", "read_snapshot", "write_snapshot"]
 
@@ -130,9 +130,10 @@ class _Reader:
         return value
 
     def key(self) -> str:
+        raw = self.take(self.u32())
         try:
-            key = self.take(self.u32()).decode("utf-8")
+            key = raw.decode("utf-8")
             validate_key(key)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, InvalidKeyError):
             raise SnapshotError("the snapshot holds an invalid storage key") from None
         return key
