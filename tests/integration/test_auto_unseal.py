@@ -312,3 +312,36 @@ def test_rekey_recovery_key_replaces_the_recovery_shares(tmp_path: Path) -> None
             client.sys.start_rekey(secret_shares=3, secret_threshold=2)
     finally:
         server.stop()
+
+
+def test_transit_seal_renews_its_token(tmp_path: Path) -> None:
+    port = free_port()
+    provider = start_hush(
+        tmp_path,
+        ["-dev", "-dev-root-token-id=provider-root", f"-dev-listen-address=127.0.0.1:{port}"],
+        port=port,
+        root_token="provider-root",
+    )
+    try:
+        admin = provider.client()
+        admin.sys.enable_secrets_engine("transit")
+        admin.secrets.transit.create_key("unseal")
+        admin.sys.create_or_update_policy(
+            "seal", 'path "transit/encrypt/unseal" { capabilities = ["update"] }\n'
+            'path "transit/decrypt/unseal" { capabilities = ["update"] }'
+        )  # fmt: skip
+        token = admin.auth.token.create(policies=["seal"], ttl="15s")["auth"]["client_token"]
+        node_dir = tmp_path / "node"
+        node_dir.mkdir()
+        server = start_sealed(node_dir, _transit_block(provider.url, token, "unseal"))
+        try:
+            _init_auto(server)
+            wait_unsealed(server)
+            time.sleep(20)  # longer than the token's TTL: only renewal keeps it alive
+            assert provider.client(token).auth.token.lookup_self()["data"]["ttl"] > 0
+            server.restart()
+            wait_unsealed(server)
+        finally:
+            server.stop()
+    finally:
+        provider.stop()

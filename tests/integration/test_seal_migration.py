@@ -6,6 +6,7 @@ restarts, and unseals with ``-migrate`` using the old shares; the data and root 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -150,5 +151,28 @@ def test_static_to_pkcs11_keeps_recovery_keys(tmp_path: Path) -> None:
         server.client(root).sys.seal()
         server.client().sys.submit_unseal_keys(recovery)
         assert server.client().sys.is_sealed() is False
+    finally:
+        server.stop()
+
+
+def test_cli_init_on_an_auto_sealed_node_prints_recovery_keys(tmp_path: Path) -> None:
+    key_file = tmp_path / "seal.key"
+    key_file.write_bytes(os.urandom(32))
+    server = start_sealed(tmp_path, _static(key_file))
+    try:
+        result = _cli(
+            server, "operator", "init", "-recovery-shares=3", "-recovery-threshold=2",
+            "-format=json",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        body = json.loads(result.stdout)
+        assert body["unseal_keys_b64"] == []
+        assert len(body["recovery_keys_b64"]) == 3 and len(body["recovery_keys_hex"]) == 3
+        assert (body["recovery_keys_shares"], body["recovery_keys_threshold"]) == (3, 2)
+        assert body["root_token"]
+        wait_unsealed(server)
+        status = _cli(server, "status")
+        assert status.returncode == 0
+        assert "Recovery Seal Type" in status.stdout and "static" in status.stdout
     finally:
         server.stop()

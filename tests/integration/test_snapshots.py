@@ -153,11 +153,14 @@ def test_auto_unseal_node_unseals_itself_after_restore(tmp_path: Path) -> None:
         client = server.client(root)
         client.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
         client.secrets.kv.v1.create_or_update_secret("app", {"v": "one"}, mount_point="kv")
+        client.sys.enable_audit_device("file", options={"file_path": str(tmp_path / "audit.log")})
         snapshot = tmp_path / "auto.snap"
         assert _cli(server, root, "operator", "snapshot", "save", str(snapshot)).returncode == 0
         client.secrets.kv.v1.create_or_update_secret("app", {"v": "two"}, mount_point="kv")
         assert _cli(server, root, "operator", "snapshot", "restore", str(snapshot)).returncode == 0
         wait_unsealed(server)
         assert _value(client) == "one"
+        audit = (tmp_path / "audit.log").read_text()
+        assert "sys/storage/snapshot" in audit  # the save and the restore request are audited
     finally:
         server.stop()

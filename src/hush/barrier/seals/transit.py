@@ -1,14 +1,18 @@
 """The ``transit`` seal: another Hush, Vault or OpenBao wraps the unseal key with a transit key.
 
 Options are Vault's: ``address``, ``token``, ``key_name``, ``mount_path`` (default ``transit/``),
-``namespace``, ``tls_ca_cert``, ``tls_client_cert``, ``tls_client_key``, ``tls_skip_verify``.
+``namespace``, ``disable_renewal``, ``tls_ca_cert``, ``tls_client_cert``, ``tls_client_key``,
+``tls_skip_verify``. As Vault's transit seal does, a renewable token is renewed in the background
+at half its TTL (unless ``disable_renewal``), so the node can still restart next month.
 The token is only ever sent in the ``X-Vault-Token`` header; errors name the HTTP status, never
 the token or the answer body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
 import ssl
 from typing import Any
 
@@ -19,7 +23,11 @@ from hush.crypto import DecryptionError, SecretBytes
 
 __all__ = ["TransitSeal"]
 
+log = logging.getLogger("hush.seal")
+
 _TIMEOUT = 10.0
+_MIN_RENEW_SECONDS = 1.0
+_RETRY_RENEW_SECONDS = 30.0
 _TRUE = frozenset({"1", "t", "true", "True", "TRUE"})
 
 
@@ -39,9 +47,17 @@ class TransitSeal(Seal):
         )
         # Vault's transit seal checks the key with an encrypt of a test value at start.
         await self._call("encrypt", {"plaintext": base64.b64encode(b"hush-seal-check").decode()})
+        self._renewal: asyncio.Task[None] | None = None
+        if self.option("disable_renewal") not in _TRUE:
+            ttl = await self._renewable_ttl()
+            if ttl > 0:
+                self._renewal = asyncio.get_running_loop().create_task(self._renew_loop(ttl))
 
     async def close(self) -> None:
         """Close the HTTP client."""
+        renewal = getattr(self, "_renewal", None)
+        if renewal is not None:
+            renewal.cancel()
         client = getattr(self, "_client", None)
         if client is not None:
             await client.aclose()
@@ -69,10 +85,47 @@ class TransitSeal(Seal):
             f"{self.option('mount_path', 'transit')}, key {self.option('key_name')})"
         )
 
-    async def _call(self, operation: str, payload: dict[str, str]) -> dict[str, Any]:
+    async def _renewable_ttl(self) -> float:
+        """The token's remaining TTL if it is renewable, else 0 (root and periodic-less tokens)."""
+        try:
+            response = await self._client.get("/v1/auth/token/lookup-self", headers=self._headers())
+            data = response.json().get("data") or {}
+        except (httpx.HTTPError, ValueError):
+            return 0.0
+        if response.status_code != 200 or not data.get("renewable"):
+            return 0.0
+        return float(data.get("ttl") or 0)
+
+    async def _renew_loop(self, ttl: float) -> None:
+        while True:
+            await asyncio.sleep(max(ttl / 2, _MIN_RENEW_SECONDS))
+            try:
+                response = await self._client.post(
+                    "/v1/auth/token/renew-self", json={}, headers=self._headers()
+                )
+                if response.status_code != 200:
+                    raise httpx.HTTPStatusError(
+                        "renew-self refused", request=response.request, response=response
+                    )
+                ttl = float((response.json().get("auth") or {}).get("lease_duration") or 0)
+            except (httpx.HTTPError, ValueError) as exc:
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                log.warning(
+                    "transit seal: token renewal failed (%s); retrying",
+                    f"HTTP {status}" if status else type(exc).__name__,
+                )
+                ttl = _RETRY_RENEW_SECONDS * 2
+            if ttl <= 0:
+                return
+
+    def _headers(self) -> dict[str, str]:
         headers = {"X-Vault-Token": self._token.reveal().decode()}
         if self.option("namespace"):
             headers["X-Vault-Namespace"] = self.option("namespace")
+        return headers
+
+    async def _call(self, operation: str, payload: dict[str, str]) -> dict[str, Any]:
+        headers = self._headers()
         path = f"/v1/{self._mount}/{operation}/{self._key_name}"
         try:
             response = await self._client.post(path, json=payload, headers=headers)
