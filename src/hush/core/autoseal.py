@@ -220,6 +220,12 @@ class SealManager:
                     "the configured seal (wrong key?); retrying",
                     attempt,
                 )
+            except Exception as exc:
+                # Storage down, mounts failing to load...: the type only (messages could carry
+                # driver details); keep trying like for a missing seal device.
+                log.error(
+                    "auto-unseal failed (attempt %d): %s; retrying", attempt, type(exc).__name__
+                )
             else:
                 if not self._core.sealed:
                     log.info("auto-unseal succeeded with %s", self.seal and self.seal.describe())

@@ -213,7 +213,8 @@ class Core:
         try:
             await self._post_unseal()
         except Exception:
-            await self.seal()
+            # Not seal(): callers (unseal with shares, auto-unseal, init) hold the lock already.
+            await self._drop_keys()
             raise
         self.metrics.sealed.set(0)
 
@@ -260,16 +261,19 @@ class Core:
     async def seal(self) -> None:
         """Drop every key and stop all backends (audit devices checkpoint first)."""
         async with self._lock:
-            await self.scheduler.stop()
-            await self.mounts.unload()
-            await self.auth_mounts.unload()
-            if not self.barrier.sealed:
-                await self.audit.teardown()
-            self.tokens.teardown()
-            self.barrier.seal()
-            self.unseal_progress = None
-            self.cluster = None
-            self.metrics.sealed.set(1)
+            await self._drop_keys()
+
+    async def _drop_keys(self) -> None:
+        await self.scheduler.stop()
+        await self.mounts.unload()
+        await self.auth_mounts.unload()
+        if not self.barrier.sealed:
+            await self.audit.teardown()
+        self.tokens.teardown()
+        self.barrier.seal()
+        self.unseal_progress = None
+        self.cluster = None
+        self.metrics.sealed.set(1)
 
     async def restore_store(self, entries: list[tuple[str, bytes]], due: list[DueEntry]) -> None:
         """Seal, replace the whole store atomically, and come back as the snapshot left it."""
