@@ -38,6 +38,7 @@ class HushProcess:
     process: subprocess.Popen[bytes] | None = None
     logs: list[Path] = field(default_factory=list)
     verify: str | bool = True
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -54,7 +55,7 @@ class HushProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
             )
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
@@ -136,8 +137,12 @@ def start_hush(
     scheme: str = "http",
     verify: str | bool = True,
     root_token: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> HushProcess:
-    """Start a server with ``args`` (after ``hush server``) and wait for it."""
+    """Start a server with ``args`` (after ``hush server``) and wait for it.
+
+    ``env`` adds to (or overrides) the test's own environment for the server process.
+    """
     return HushProcess(
         args=args,
         port=port or free_port(),
@@ -145,4 +150,5 @@ def start_hush(
         scheme=scheme,
         verify=verify,
         root_token=root_token,
+        env=env or {},
     ).start()

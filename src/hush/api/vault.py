@@ -26,7 +26,7 @@ from hush.core.errors import (
     MethodNotAllowed,
     PayloadTooLarge,
 )
-from hush.core.request import Operation, Request, Response
+from hush.core.request import RAW_BODY_PATHS, Operation, Request, Response
 from hush.core.ttl import parse_ttl
 from hush.crypto import SecretBytes
 from hush.logs import REQUEST_ID
@@ -263,7 +263,10 @@ class VaultAPI:
             operation = Operation.HELP
         if operation is Operation.LIST and path and not path.endswith("/"):
             path += "/"  # Vault lists folders: "secret/foo" lists "secret/foo/"
-        if method not in ("POST", "PUT", "PATCH"):
+        upload = method in ("POST", "PUT") and path in RAW_BODY_PATHS
+        if upload:
+            data: dict[str, Any] = {}
+        elif method not in ("POST", "PUT", "PATCH"):
             data = _query_data(query)
         elif _is_form(headers.get("content-type", ""), body):
             # Vault parses form bodies too: an OIDC provider's form_post lands on oidc/callback.
@@ -279,6 +282,7 @@ class VaultAPI:
             wrap_ttl=_wrap_ttl(headers),
             remote_addr=(scope.get("client") or ("", 0))[0],
             headers=headers,
+            body=body if upload else b"",
         )
         routed.append(request)
         response = await self.core.handle(request)

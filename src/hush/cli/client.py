@@ -266,18 +266,23 @@ class Client:
         missing_ok: bool = False,
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
+        upload: bytes | None = None,
+        raw: bool = False,
     ) -> Any:
         """Send one request and return the decoded JSON body (``None`` for an empty body).
 
         With ``missing_ok``, a 404 that carries no error messages (Vault's "nothing here")
         returns ``None``, or the body if it still carries data (Vault's rule for reads). Any
         other status of 400 or more raises :class:`APIError`; a transport failure raises
-        :class:`CLIError`. ``action`` completes "Error ...: " in messages.
+        :class:`CLIError`. ``action`` completes "Error ...: " in messages. ``upload`` sends raw
+        bytes instead of JSON; ``raw`` returns the response body as bytes (snapshots).
         """
         import httpx
 
         url = f"{self.settings.address}/v1/{path.lstrip('/')}"
-        content = orjson.dumps(json) if json is not None else None
+        content = orjson.dumps(json) if json is not None else upload
+        if upload is not None:
+            content_type = "application/octet-stream"
         headers = {"Content-Type": content_type} if content is not None else None
         try:
             response = self._http.request(
@@ -299,6 +304,8 @@ class Client:
                 body = _json_or_none(response.content)
                 return body if _has_data(body) else None
             raise APIError(action, method, url, response.status_code, errors)
+        if raw:
+            return response.content
         if not response.content.strip():
             return None
         try:

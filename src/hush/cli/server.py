@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from hush.core.core import Core
+    from hush.server.config import ServerConfig
 
 __all__ = ["server_command"]
 
@@ -15,6 +20,17 @@ def _split_address(address: str) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise click.BadParameter(f'listen address "{address}" must look like 127.0.0.1:8200')
     return host.strip("[]"), int(port)
+
+
+def _configure_seals(core: Core, config: ServerConfig) -> None:
+    """Give the core the seals of the ``seal`` stanzas (environment overrides applied)."""
+    from hush.barrier.seals import build_seal
+
+    active, disabled = config.seal, config.disabled_seal
+    core.seals.configure(
+        build_seal(active.kind, active.options) if active else None,
+        build_seal(disabled.kind, disabled.options) if disabled else None,
+    )
 
 
 @click.command("server")
@@ -143,6 +159,7 @@ def server_command(
     host, port = _split_address(listener.address)
     core = build_core(config.storage.kind, dict(config.storage.options))
     core.expiration.use_system_ttls(config.default_lease_ttl, config.max_lease_ttl)
+    _configure_seals(core, config)
     serve(
         core,
         ListenOptions(

@@ -22,7 +22,6 @@ from hush.core.acl import ACL
 from hush.core.errors import (
     AlreadyInitialized,
     HushError,
-    InvalidRequest,
     MountUnavailable,
     NotInitialized,
     PermissionDenied,
@@ -38,10 +37,10 @@ from hush.core.scheduler import Scheduler
 from hush.core.shares import SealConfig, ShareCollector, encode_shares, validate_split
 from hush.core.tokens import TokenEntry, TokenStore
 from hush.core.wrapping import wrap
-from hush.crypto import KEY_SIZE, DecryptionError, SecretBytes, random_bytes
+from hush.crypto import KEY_SIZE, SecretBytes, random_bytes
 from hush.framework.backend import Backend, PreparedCall
 from hush.framework.registry import Registry
-from hush.storage.base import Storage, TxnOp
+from hush.storage.base import DueEntry, Storage, TxnOp
 
 __all__ = ["SEALED_PATHS", "ClusterInfo", "Core", "InitResult"]
 
@@ -56,6 +55,7 @@ class InitResult:
 
     shares: list[bytes]
     root_token: SecretBytes
+    recovery_shares: list[bytes] | None = None
 
 
 def _address_allowed(remote_addr: str, cidrs: list[str]) -> bool:
@@ -109,6 +109,7 @@ class Core:
         auth_methods: Registry | None = None,
     ) -> None:
         from hush.core.audit import AuditBroker
+        from hush.core.autoseal import SealManager
         from hush.core.cubbyhole import CubbyholeBackend
         from hush.core.identity import IdentityResolver, IdentityStore
         from hush.core.identity.backend import IdentityBackend
@@ -151,6 +152,7 @@ class Core:
         self.cluster: ClusterInfo | None = None
         self.unseal_progress: ShareCollector | None = None
         self.expiration = ExpirationManager(self)
+        self.seals = SealManager(self)
         self.system: Backend = SystemBackend(self)
         self.token_backend = TokenBackend(self)
         self.cubbyhole = CubbyholeBackend(self)
@@ -172,11 +174,18 @@ class Core:
         await self.storage.open()
         blob = await self.storage.get(SEAL_CONFIG_PATH)
         self.seal_config = SealConfig.from_json(blob) if blob else None
+        await self.seals.load()
 
     async def close(self) -> None:
-        """Seal and close storage."""
+        """Seal, close the seal devices and storage."""
         await self.seal()
+        await self.seals.close()
         await self.storage.close()
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Serialises seal-state changes (unseal, seal, init, mount changes)."""
+        return self._lock
 
     @property
     def sealed(self) -> bool:
@@ -198,23 +207,37 @@ class Core:
 
             unseal_key = SecretBytes(random_bytes(KEY_SIZE))
             parts = shamir.split(unseal_key.reveal(), shares, threshold)
-            config = SealConfig(shares, threshold)
-            await self.barrier.initialize(
-                unseal_key, extra=[TxnOp("put", SEAL_CONFIG_PATH, config.to_json())]
-            )
-            self.seal_config = config
-            await self.barrier.unseal(unseal_key)
-            try:
-                cluster = ClusterInfo(f"hush-cluster-{uuid.uuid4().hex[:8]}", str(uuid.uuid4()))
-                await self.barrier.put(
-                    CLUSTER_INFO_PATH, orjson.dumps({"name": cluster.name, "id": cluster.id})
-                )
-                await self.tokens.setup()
-                root_token, _ = await self.tokens.create_root()
-            finally:
-                self.barrier.seal()
-                self.tokens.teardown()
+            root_token = await self.create_store(unseal_key, SealConfig(shares, threshold))
             return InitResult(parts, root_token)
+
+    async def initialize_auto(self, recovery_shares: int, recovery_threshold: int) -> InitResult:
+        """Initialise with the configured auto-unseal seal; the node comes up unsealed."""
+        async with self._lock:
+            if self.seal_config is not None or await self.barrier.initialized():
+                raise AlreadyInitialized("Vault is already initialized")
+            recovery, root_token = await self.seals.initialize(recovery_shares, recovery_threshold)
+            return InitResult([], root_token, recovery)
+
+    async def create_store(
+        self, unseal_key: SecretBytes, config: SealConfig, extra: list[TxnOp] | None = None
+    ) -> SecretBytes:
+        """Write keys, seal config, cluster info and the first root token; stays sealed."""
+        await self.barrier.initialize(
+            unseal_key, extra=[TxnOp("put", SEAL_CONFIG_PATH, config.to_json()), *(extra or [])]
+        )
+        self.seal_config = config
+        await self.barrier.unseal(unseal_key)
+        try:
+            cluster = ClusterInfo(f"hush-cluster-{uuid.uuid4().hex[:8]}", str(uuid.uuid4()))
+            await self.barrier.put(
+                CLUSTER_INFO_PATH, orjson.dumps({"name": cluster.name, "id": cluster.id})
+            )
+            await self.tokens.setup()
+            root_token, _ = await self.tokens.create_root()
+        finally:
+            self.barrier.seal()
+            self.tokens.teardown()
+        return root_token
 
     async def unseal_with_key(self, unseal_key: SecretBytes) -> None:
         """Unseal with the combined unseal key and bring mounts and tokens up."""
@@ -222,7 +245,8 @@ class Core:
         try:
             await self._post_unseal()
         except Exception:
-            await self.seal()
+            # Not seal(): callers (unseal with shares, auto-unseal, init) hold the lock already.
+            await self._drop_keys()
             raise
         self.metrics.sealed.set(0)
 
@@ -241,15 +265,21 @@ class Core:
         await self.mounts.load()
         await self.auth_mounts.load()
 
-    async def submit_unseal_share(self, share: SecretBytes) -> None:
-        """Add one share; unseal once the threshold is reached. Wrong quorum resets progress."""
+    async def submit_unseal_share(self, share: SecretBytes, *, migrate: bool = False) -> None:
+        """Add one share; unseal once the threshold is reached. Wrong quorum resets progress.
+
+        The shares are unseal shares (Shamir) or recovery shares (auto-unseal seal, or a seal
+        migration away from one); ``migrate`` must be set exactly when a migration is pending.
+        """
         async with self._lock:
             if self.seal_config is None:
                 raise NotInitialized
             if not self.sealed:
                 return
+            self.seals.check_migrate_flag(migrate)
+            config = self.seals.operator_config()
             progress = self.unseal_progress or ShareCollector(
-                self.seal_config.secret_threshold, self.seal_config.share_length
+                config.secret_threshold, config.share_length
             )
             progress.add(share)
             # Only an accepted share starts an attempt: a refused first share leaves no nonce.
@@ -257,14 +287,7 @@ class Core:
             if not progress.complete:
                 return
             self.unseal_progress = None
-            key = progress.combine()
-            try:
-                await self.unseal_with_key(key)
-            except DecryptionError:
-                raise InvalidRequest(
-                    "Error unsealing: the key shares do not combine to this store's unseal key; "
-                    "unseal progress was reset"
-                ) from None
+            await self.seals.unseal_with_operator_key(progress.combine(), migrate=migrate)
 
     def reset_unseal(self) -> None:
         """Discard the shares collected so far."""
@@ -273,19 +296,32 @@ class Core:
     async def seal(self) -> None:
         """Drop every key and stop all backends (audit devices checkpoint first)."""
         async with self._lock:
-            await self.scheduler.stop()
-            await self.expiry.stop()
-            await self.mounts.unload()
-            await self.auth_mounts.unload()
-            if not self.barrier.sealed:
-                await self.audit.teardown()
-            self.tokens.teardown()
-            self.identity.teardown()
-            self.identity_resolver.invalidate()
-            self.barrier.seal()
-            self.unseal_progress = None
-            self.cluster = None
-            self.metrics.sealed.set(1)
+            await self._drop_keys()
+
+    async def _drop_keys(self) -> None:
+        await self.scheduler.stop()
+        await self.expiry.stop()
+        await self.mounts.unload()
+        await self.auth_mounts.unload()
+        if not self.barrier.sealed:
+            await self.audit.teardown()
+        self.tokens.teardown()
+        self.identity.teardown()
+        self.identity_resolver.invalidate()
+        self.barrier.seal()
+        self.unseal_progress = None
+        self.cluster = None
+        self.metrics.sealed.set(1)
+
+    async def restore_store(self, entries: list[tuple[str, bytes]], due: list[DueEntry]) -> None:
+        """Seal, replace the whole store atomically, and come back as the snapshot left it."""
+        await self.seal()
+        async with self._lock:
+            await self.storage.replace_all(entries, due)
+            blob = await self.storage.get(SEAL_CONFIG_PATH)
+            self.seal_config = SealConfig.from_json(blob) if blob else None
+            await self.seals.load()
+        self.seals.start_auto_unseal()
 
     async def replace_unseal_key(self, unseal_key: SecretBytes, config: SealConfig) -> None:
         """Protect the root key under ``unseal_key`` and store ``config``, atomically (rekey)."""
@@ -296,7 +332,15 @@ class Core:
 
     def init_response(self, result: InitResult) -> dict[str, object]:
         """``sys/init``'s answer body."""
-        return {**encode_shares(result.shares), "root_token": result.root_token.reveal().decode()}
+        body: dict[str, object] = {
+            **encode_shares(result.shares),
+            "root_token": result.root_token.reveal().decode(),
+        }
+        if result.recovery_shares:
+            recovery = encode_shares(result.recovery_shares)
+            body["recovery_keys"] = recovery["keys"]
+            body["recovery_keys_base64"] = recovery["keys_base64"]
+        return body
 
     # -- request pipeline --------------------------------------------------------------------
 

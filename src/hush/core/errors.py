@@ -20,6 +20,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "RouteNotFound",
+    "SealDeviceUnavailable",
     "Sealed",
     "StorageUnavailable",
     "Unsupported",
@@ -131,5 +132,11 @@ class MountUnavailable(HushError):
 
 class StorageUnavailable(HushError):
     """The physical storage cannot be reached (503, retried by well-behaved clients)."""
+
+    status = 503
+
+
+class SealDeviceUnavailable(HushError):
+    """The auto-unseal device (HSM, KMS, transit server) cannot be used right now (503)."""
 
     status = 503

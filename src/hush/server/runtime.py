@@ -194,6 +194,7 @@ def _reopen_audit_on_sighup(core: Core) -> None:
 async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> None:
     core.unauthenticated_metrics = listen.unauthenticated_metrics_access
     await core.open()
+    core.seals.start_auto_unseal()
     try:
         dev_info = await _dev_setup(core, dev) if dev is not None else None
         app = HushApp(core, max_request_size=listen.max_request_size)

@@ -14,6 +14,8 @@ by ``tests/contract/test_storage_contract.py``:
   ``now + hold``, so a claimer that dies lets the work come due again; the claimer calls
   ``unschedule`` when done. ``prefix`` limits the claim to keys starting with it, so
   independent claimers (lease expiry ``lease/``, rotation) never push each other's work back.
+* ``scan``/``scan_due``/``count``/``replace_all`` walk or replace the whole store in key order,
+  in bounded batches; storage migration and snapshots use them.
 """
 
 from __future__ import annotations
@@ -162,3 +164,39 @@ class Storage(abc.ABC):
 
         Only keys starting with ``prefix`` are claimed (all keys when it is empty).
         """
+
+    # -- whole-store access (storage migration, snapshots) ------------------------------------
+
+    async def scan(self, after: str, limit: int) -> builtins.list[tuple[str, bytes]]:
+        """Up to ``limit`` entries whose keys sort after ``after`` (``""``: from the start).
+
+        Keys are in code point order (= UTF-8 byte order), the same on every backend.
+        """
+        raise NotImplementedError(f"{self.name} storage cannot be scanned")
+
+    async def scan_due(self, after: str, limit: int) -> builtins.list[DueEntry]:
+        """Up to ``limit`` due-time index entries whose keys sort after ``after``."""
+        raise NotImplementedError(f"{self.name} storage cannot be scanned")
+
+    async def count(self) -> int:
+        """How many entries (values, not due-time entries) the store holds."""
+        raise NotImplementedError(f"{self.name} storage cannot count")
+
+    async def dump(self) -> tuple[builtins.list[tuple[str, bytes]], builtins.list[DueEntry]]:
+        """Every entry and due-time entry; backends that can make it one consistent view do.
+
+        This default pages through :meth:`scan`; a write racing with it may or may not show.
+        """
+        entries: builtins.list[tuple[str, bytes]] = []
+        while batch := await self.scan(entries[-1][0] if entries else "", 5000):
+            entries += batch
+        due: builtins.list[DueEntry] = []
+        while due_batch := await self.scan_due(due[-1].key if due else "", 5000):
+            due += due_batch
+        return entries, due
+
+    async def replace_all(
+        self, entries: Sequence[tuple[str, bytes]], due: Sequence[DueEntry]
+    ) -> None:
+        """Atomically make the store hold exactly ``entries`` and ``due`` (snapshot restore)."""
+        raise NotImplementedError(f"{self.name} storage cannot be replaced")

@@ -138,3 +138,34 @@ class MemoryStorage(Storage):
         if due_at is not None:
             index = bisect.bisect_left(self._due_order, (due_at, key))
             del self._due_order[index]
+
+    async def scan(self, after: str, limit: int) -> builtins.list[tuple[str, bytes]]:
+        """Entries after ``after`` in key order (sorts the keys: fine for a test store)."""
+        keys = sorted(k for k in self._values if k > after)[:limit]
+        return [(k, self._values[k]) for k in keys]
+
+    async def scan_due(self, after: str, limit: int) -> builtins.list[DueEntry]:
+        """Due-time entries after ``after`` in key order."""
+        keys = sorted(k for k in self._due_at if k > after)[:limit]
+        return [DueEntry(k, self._due_at[k]) for k in keys]
+
+    async def count(self) -> int:
+        """Number of values."""
+        return len(self._values)
+
+    async def replace_all(
+        self, entries: Sequence[tuple[str, bytes]], due: Sequence[DueEntry]
+    ) -> None:
+        """Swap the whole store (no await inside, so atomic for the event loop)."""
+        for key, value in entries:
+            validate_key(key)
+            if not isinstance(value, bytes):
+                raise ValueError("replace_all needs bytes values")
+        for entry in due:
+            validate_key(entry.key)
+        self._values, self._children, self._due_at, self._due_order = {}, {}, {}, []
+        for key, value in entries:
+            self._put(key, value)
+        for entry in due:
+            self._due_at[entry.key] = entry.due_at
+            bisect.insort(self._due_order, (entry.due_at, entry.key))

@@ -18,6 +18,7 @@ from hush.core.system.password_policies import password_policy_paths
 from hush.core.system.policies import policy_paths
 from hush.core.system.revoke_prefix import revoke_prefix_paths
 from hush.core.system.seal import seal_paths
+from hush.core.system.snapshot import snapshot_paths
 from hush.core.system.wrapping import wrapping_paths
 from hush.framework.backend import Backend, BackendContext
 from hush.framework.path import Path
@@ -40,6 +41,7 @@ class SystemBackend(Backend):
         "health",
         "leader",
         "rekey/*",
+        "rekey-recovery-key/*",
         "generate-root/*",
         "internal/ui/mounts",
         "internal/ui/mounts/*",
@@ -92,6 +94,7 @@ class SystemBackend(Backend):
             *lockout_paths(self._core),
             *revoke_prefix_paths(self._core),
             *observability_paths(self._core),
+            *snapshot_paths(self._core),
         ]
 
     def is_unauthenticated(self, mount_path: str) -> bool:
