@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from hush.auth.approle import AppRoleBackend
+from hush.auth.aws import AwsAuthBackend
 from hush.auth.jwt import JWTBackend
 from hush.auth.kubernetes import KubernetesBackend
-from hush.auth.aws import AwsAuthBackend
 from hush.auth.userpass import UserpassBackend
 from hush.framework.registry import Registry
 

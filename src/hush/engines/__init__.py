@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hush.engines.database import DatabaseBackend
 from hush.engines.awssm import AwssmBackend
+from hush.engines.database import DatabaseBackend
 from hush.engines.kv import KVv2Backend, kv_backend
 from hush.engines.ssm import SsmBackend
 from hush.engines.transit import TransitBackend
