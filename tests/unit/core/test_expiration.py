@@ -422,3 +422,33 @@ def test_a_path_too_long_to_lease_is_a_400_and_the_secret_is_revoked() -> None:
         await lc.core.close()
 
     run(main)
+
+
+def test_a_hanging_mount_gets_only_its_share_and_other_mounts_keep_expiring() -> None:
+    async def main() -> None:
+        from hush.core.mounts import MountEntry
+
+        settings = fast_settings(
+            per_mount_concurrency=2, revoke_timeout=30.0, batch_pause=0.2, mount_wait=0.1
+        )
+        lc = await make_core(settings=settings)
+        await lc.core.mount(MountEntry(path="dyn2/", type="dyn"))
+        stuck = [await lc.creds("stuck", ttl=1) for _ in range(5)]
+        lc.behaviour.hang.update(str(s.data["username"]) for s in stuck)  # type: ignore[index]
+        fine = []
+        for _ in range(5):
+            response = await lc.call("dyn2/creds/fine", {"ttl": 1})
+            assert response is not None
+            fine.append(str(response.data["username"]))  # type: ignore[index]
+        started = time.monotonic()
+        await lc.core.expiry.expire_due(time.time() + 2, wait=False)
+        assert time.monotonic() - started < 5.0
+        assert sorted(lc.behaviour.revoked) == sorted(fine)
+        assert lc.behaviour.in_flight == 2  # the hanging mount holds only its share
+        await asyncio.sleep(0.3)  # the three waiting for the stuck mount give up and step aside
+        assert lc.core.expiry.in_flight == 2
+        deferred = [await lc.core.expiration.lookup(s.lease_id) for s in stuck]
+        assert all(entry.revoke_attempts == 0 for entry in deferred)
+        await lc.core.close()  # sealing cancels the hanging revocations
+
+    run(main)

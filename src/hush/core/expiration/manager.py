@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +51,10 @@ class ExpirySettings:
 
     interval: float = 1.0
     batch_size: int = 500
-    concurrency: int = 32
+    concurrency: int = 256
+    per_mount_concurrency: int = 32
+    mount_wait: float = 5.0
+    batch_pause: float = 0.5
     revoke_timeout: float = 30.0
     retry_base: float = 10.0
     retry_jitter: float = 0.5
@@ -93,7 +96,8 @@ class ExpirationManager:
         self._core = core
         self.settings = settings or ExpirySettings()
         self.store = LeaseStore(StorageView(core.barrier, "sys/expire/"), core.barrier)
-        self.wake = asyncio.Event()
+        # Set by the expiry loop: called when a lease became due now (sync=false revocation).
+        self.wake: Callable[[], None] = lambda: None
 
     def use_system_ttls(self, default_ttl: int, max_ttl: int) -> None:
         """Apply the server configuration's ``default_lease_ttl`` and ``max_lease_ttl``."""
@@ -256,7 +260,7 @@ class ExpirationManager:
         now = time.time()
         entry.expire_time = min(entry.expire_time or now, now)
         await self.store.save(entry, now)
-        self.wake.set()
+        self.wake()
 
     async def revoke_entry(self, entry: LeaseEntry, *, force: bool = False) -> None:
         """Revoke through the backend (or the token store) and delete the lease.

@@ -3,7 +3,9 @@
 One asyncio task per node, started on unseal and cancelled on seal; unseal itself reads no lease.
 Each pass claims at most ``batch_size`` due entries (claiming pushes them ``hold`` seconds into the
 future, so a node that dies mid-pass lets them come due again), revokes them concurrently with a
-per-lease timeout, and claims again until nothing is due. A failed revocation is rescheduled with
+per-lease timeout and a per-mount share of the concurrency (so one hanging backend cannot hold
+up other mounts), deletes each batch of revoked leases in one transaction, and claims again
+until nothing is due. A failed revocation is rescheduled with
 exponential backoff and jitter (Vault: 10 s doubling, six attempts); after ``max_attempts`` the
 lease is marked irrevocable — listed by ``sys/leases?type=irrevocable``, counted in the
 ``hush_lease_revocations`` metric, logged without secrets. Unlike Vault, which leaves it for
@@ -30,6 +32,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ExpiryWorker"]
 
+
+def _nothing() -> None:
+    """The manager's wake-up call while no loop is waiting."""
+
+
 log = logging.getLogger("hush.core.expiration")
 
 
@@ -41,35 +48,74 @@ class ExpiryWorker:
         self._tokens = tokens
         self._metrics = metrics
         self._task: asyncio.Task[None] | None = None
+        # Revocations under way (they outlive a pass) and how many of them each mount holds.
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._mount_slots: dict[str, asyncio.Semaphore] = {}
+        self._revoked: list[LeaseEntry] = []
 
-    async def expire_due(self, now: float | None = None) -> int:
-        """Revoke everything due at ``now``, batch by batch; returns how many were handled."""
+    @property
+    def in_flight(self) -> int:
+        """Revocations started and not finished (waiting for a mount slot included)."""
+        return len(self._in_flight)
+
+    async def expire_due(self, now: float | None = None, *, wait: bool = True) -> int:
+        """Start revoking everything due at ``now``, batch by batch; returns how many were claimed.
+
+        At most ``concurrency`` revocations are under way at once, at most
+        ``per_mount_concurrency`` of them running against one mount; a lease that waits longer
+        than ``mount_wait`` for its mount is put back for later, so a mount whose backend hangs
+        cannot fill the node's slots while every other mount's leases keep expiring. With
+        ``wait`` the call returns once every revocation it started has finished (tests, revoke
+        paths); the background loop does not wait, so a slow backend never delays the next pass.
+        """
         settings = self._manager.settings
-        limiter = asyncio.Semaphore(settings.concurrency)
         handled = 0
         while True:
+            room = settings.concurrency - len(self._in_flight)
+            if room <= 0:
+                await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+                await self._flush()
+                continue
             moment = time.time() if now is None else now
-            due = await self._manager.store.claim_due(moment, settings.batch_size, settings.hold)
-            if not due:
-                return handled
-
-            async def one(lease_id: str, moment: float = moment) -> LeaseEntry | None:
-                async with limiter:
-                    try:
-                        return await self._expire_one(lease_id, moment)
-                    except Sealed:
-                        raise
-                    except Exception:
-                        # The claim's hold brings it back; one bad lease never stops the batch.
-                        log.exception("expiring lease %s failed; it will come due again", lease_id)
-                        return None
-
-            revoked = await asyncio.gather(*(one(lease_id) for lease_id in due))
-            # One transaction and one index write per batch, not two writes per lease.
-            await self._manager.store.delete_many([entry for entry in revoked if entry])
+            due = await self._manager.store.claim_due(
+                moment, min(settings.batch_size, room), settings.hold
+            )
+            for lease_id in due:
+                task = asyncio.get_running_loop().create_task(self._guarded(lease_id, moment))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
             handled += len(due)
-            if len(due) < settings.batch_size:
-                return handled
+            if self._in_flight:
+                # Let the quick ones finish so a batch is deleted together.
+                await asyncio.wait(set(self._in_flight), timeout=settings.batch_pause)
+            await self._flush()
+            if not due:
+                break
+        if wait:
+            while self._in_flight:
+                await asyncio.wait(set(self._in_flight))
+            await self._flush()
+        return handled
+
+    async def _flush(self) -> None:
+        """Delete the leases revoked so far: one transaction and one index write per batch."""
+        revoked, self._revoked = self._revoked, []
+        for start in range(0, len(revoked), self._manager.settings.batch_size):
+            await self._manager.store.delete_many(
+                revoked[start : start + self._manager.settings.batch_size]
+            )
+
+    async def _guarded(self, lease_id: str, moment: float) -> None:
+        try:
+            entry = await self._expire_one(lease_id, moment)
+        except Sealed:
+            return
+        except Exception:
+            # The claim's hold brings it back; one bad lease never stops the others.
+            log.exception("expiring lease %s failed; it will come due again", lease_id)
+            return
+        if entry is not None:
+            self._revoked.append(entry)
 
     async def _expire_one(self, lease_id: str, now: float) -> LeaseEntry | None:
         """Handle one due lease; returns it when it was revoked and is to be deleted."""
@@ -84,11 +130,27 @@ class ExpiryWorker:
         if entry.expire_time > now:  # renewed since it was scheduled
             await store.save(entry, entry.expire_time)
             return None
+        settings = self._manager.settings
+        slots = self._mount_slots.get(entry.mount_uuid)
+        if slots is None:
+            slots = self._mount_slots[entry.mount_uuid] = asyncio.Semaphore(
+                settings.per_mount_concurrency
+            )
+        try:
+            async with asyncio.timeout(settings.mount_wait):
+                await slots.acquire()
+        except TimeoutError:
+            # This mount's backend is saturated (hanging?): free the slot for other mounts and
+            # try this lease later; that is not a failed attempt.
+            await store.save(entry, now + settings.revoke_timeout)
+            return None
         try:
             await self._manager.revoke_without_deleting(entry)
         except Exception as exc:
             await self._failed(entry, exc, now)
             return None
+        finally:
+            slots.release()
         self._metrics.lease_revocations.labels("secret", "revoked").inc()
         return entry
 
@@ -153,17 +215,28 @@ class ExpiryWorker:
     # -- task --------------------------------------------------------------------------------
 
     async def _loop(self) -> None:
-        wake = self._manager.wake
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                await self.expire_due()
+                await self.expire_due(wait=False)
             except Sealed:
                 return
             except Exception:
                 log.exception("lease expiry pass failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self._manager.settings.interval)
-            wake.clear()
+            # A plain future, woken by the timer or by the manager: cancelling it is clean.
+            waiter: asyncio.Future[None] = loop.create_future()
+
+            def wake(waiter: asyncio.Future[None] = waiter) -> None:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            timer = loop.call_later(self._manager.settings.interval, wake)
+            self._manager.wake = wake
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._manager.wake = _nothing
 
     def start(self) -> None:
         """Begin expiring (on unseal); the first pass only claims what is already due."""
@@ -177,3 +250,9 @@ class ExpiryWorker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # Revocations cut short come due again after the claim's hold.
+        for pending in list(self._in_flight):
+            pending.cancel()
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+        self._revoked.clear()
