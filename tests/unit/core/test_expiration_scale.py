@@ -73,11 +73,13 @@ def test_ten_thousand_due_leases_are_revoked_in_bounded_batches() -> None:
         # A lease that waits too long for its mount on a loaded machine is put back a moment
         # later: a few passes, one second apart, clear everything.
         base = time.time() + 10
+        wanted = {f"bulk-{n}" for n in range(LEASES)}
         for second in range(10):
             await lc.core.expiry.expire_due(base + second)
-            if len(lc.behaviour.revoked) == LEASES:
+            if set(lc.behaviour.revoked) == wanted:
                 break
-        assert sorted(lc.behaviour.revoked) == sorted(f"bulk-{n}" for n in range(LEASES))
+        # Revocation is at-least-once (revoke_secret must be idempotent); every lease is gone.
+        assert set(lc.behaviour.revoked) == wanted
         assert max(storage.claims) <= 500  # never more than one batch claimed at once
         assert sum(storage.claims) >= LEASES
         settings = lc.core.expiration.settings
