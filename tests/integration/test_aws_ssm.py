@@ -16,7 +16,7 @@ import hvac.exceptions
 import pytest
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
-from tests.support.aws import client
+from tests.support.aws import client, signed_request
 from tests.support.server import HushProcess
 
 
@@ -368,3 +368,19 @@ def test_vault_api_reads_parameters_and_refuses_clear_secure_strings(
     assert (read["Name"], read["Value"]) == (f"{root}/vault/p", "plain")
     with pytest.raises(hvac.exceptions.InvalidRequest):
         vault.write(f"ssm/parameter/{root[1:]}/vault/s", Value="clear", Type="SecureString")
+
+
+def test_engine_members_in_an_aws_body_are_ignored(
+    server: HushProcess, root: str, ssm: Any
+) -> None:
+    name = f"{root}/sneaky"
+    answer = signed_request(
+        server.url,
+        "AmazonSSM.PutParameter",
+        {"Name": name, "Value": "v", "Type": "String", "DryRun": True, "Encrypted": True},
+        DEV_AWS_ACCESS_KEY_ID,
+        DEV_AWS_SECRET_ACCESS_KEY,
+        service="ssm",
+    )
+    assert answer.status == 200 and answer.body["Version"] == 1, answer.body
+    assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "v"
