@@ -3,7 +3,8 @@
 A canary SecretString and SecretBinary go through every value-bearing action (create, put,
 update, get, batch get, rotate, malformed and refused requests); then the SQLite files, the audit
 log and the server's output are searched for them in clear, hex and base64. The secret access key
-of a key pair made through the API gets the same search (only the create answer shows it).
+of a key pair made through the API gets the same search (only the create answer shows it), and a
+refused signature is audited without the key that made it.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def test_secret_values_never_stored_logged_or_audited_in_clear(aws_server: HushP
     denied = secretsmanager(aws_server.url, key["access_key_id"], key["secret_access_key"])
     with pytest.raises(botocore.exceptions.ClientError):
         denied.put_secret_value(SecretId=name, SecretString=canary)
+    wrong = secretsmanager(aws_server.url, DEV_AWS_ACCESS_KEY_ID, canary + "-as-secret-key")
+    with pytest.raises(botocore.exceptions.ClientError):
+        wrong.list_secrets()
     time.sleep(0.5)  # let the SQLite writer and the audit file flush
     secrets: dict[str, bytes] = {
         "SecretString": canary.encode(),
@@ -70,7 +74,11 @@ def test_secret_values_never_stored_logged_or_audited_in_clear(aws_server: HushP
         "API-made secret access key": key["secret_access_key"].encode(),
     }
     audit = audit_path.read_bytes()
-    assert b"secretsmanager" in audit.lower() or b"awssm" in audit
+    assert b'"path":"awssm/secrets/canary/' in audit
+    refused = [
+        line for line in audit.splitlines() if b'"path":"aws/secretsmanager.ListSecrets"' in line
+    ]
+    assert refused and b"signature we calculated does not match" in refused[-1]
     _assert_absent(audit, secrets, "the audit log")
     _assert_absent(_files(aws_server.workdir, "hush.db*"), secrets, "the SQLite files")
     _assert_absent(aws_server.log_text().encode(), secrets, "the server output")

@@ -28,7 +28,7 @@ from hush.api.sigv4 import SignedRequest, SigV4Error, parse_authorization, verif
 from hush.auth.aws import AccessKey, AwsAuthBackend
 from hush.core.core import Core
 from hush.core.errors import HushError, InvalidRequest, PermissionDenied
-from hush.core.request import Request
+from hush.core.request import Operation, Request
 from hush.core.tokens import TokenEntry
 from hush.logs import REQUEST_ID
 from hush.storage.base import StorageError
@@ -127,8 +127,11 @@ class AwsAPI:
             status, body, mount_point = await self._dispatch(scope, receive, headers, service)
         except AwsFault as fault:
             status, body = fault.status, fault.body()
+            if fault.aws_type == "UnrecognizedClientException":
+                await self._audit_refusal(scope, headers, fault.message)
         except SigV4Error as exc:
             status, body = exc.status, {"__type": exc.aws_type, "message": exc.message}
+            await self._audit_refusal(scope, headers, exc.message)
         except HushError as exc:
             mapped = fault_from(exc, service, request_id)
             status, body = mapped.status, mapped.body()
@@ -155,6 +158,24 @@ class AwsAPI:
         self.core.metrics.observe_request(
             mount_point, f"aws:{action}", status, time.perf_counter() - started
         )
+
+    async def _audit_refusal(self, scope: Scope, headers: dict[str, str], error: str) -> None:
+        """Record a refused authentication (unknown key, bad signature) like a refused token."""
+        if self.core.sealed:
+            return
+        authorization = headers.get("authorization", "")
+        key_id = authorization.split("Credential=", 1)[-1].split("/", 1)[0] if authorization else ""
+        request = Request(
+            id=REQUEST_ID.get(),
+            operation=Operation.UPDATE,
+            path="aws/" + headers.get("x-amz-target", ""),
+            data={"access_key_id": key_id},
+            remote_addr=(scope.get("client") or ("", 0))[0],
+        )
+        try:
+            await self.core.audit.log_response(request, None, error)
+        except HushError:
+            log.warning("a refused AWS request could not be audited")
 
     async def _dispatch(
         self,

@@ -110,3 +110,30 @@ def test_scheduled_rotation_runs_from_the_due_index() -> None:
         assert record.rotation.next_rotation >= due_at + 2 * DAY - DAY
 
     asyncio.run(scenario())
+
+
+def test_every_path_matches_exactly_one_declared_route() -> None:
+    from hush.auth.aws import AwsAuthBackend
+
+    samples = {
+        _backend(): [
+            "secrets/",
+            "secrets",
+            "secrets/a",
+            "secrets/app/db/prod",
+            "random-password",
+            "validate-resource-policy",
+            "rotation/webhook-key",
+        ],
+        AwsAuthBackend(BackendContext(StorageView(MemoryStorage(), "auth/x/"), "aws/", "x")): [
+            "keys",
+            "keys/",
+            "keys/AKIAABCDEFGHIJKLMNOP",
+        ],
+    }
+    for backend, paths in samples.items():
+        for sample in paths:
+            matches = [p.pattern for p in backend.declared_paths if p.match(sample) is not None]
+            assert len(matches) == 1, (sample, matches)
+        for path in backend.declared_paths:
+            assert path.synopsis and all(f.description for f in path.fields.values()), path
