@@ -384,3 +384,30 @@ def test_engine_members_in_an_aws_body_are_ignored(
     )
     assert answer.status == 200 and answer.body["Version"] == 1, answer.body
     assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "v"
+
+
+def test_writer_with_the_documented_permissions_can_write_but_not_read_back(
+    ssm: Any, server: HushProcess, root: str
+) -> None:
+    ssm.put_parameter(Name=f"{root}/prime", Value="x", Type="SecureString")  # alias/aws/ssm exists
+    vault = server.client()
+    vault.sys.create_or_update_policy(
+        "ssm-writer",
+        f'path "ssm/parameter/{root[1:]}/*" {{ capabilities = ["update", "read"] }}\n'
+        'path "transit/kms/encrypt/*" { capabilities = ["update"] }\n'
+        'path "transit/kms/describe/*" { capabilities = ["read"] }',
+    )
+    created = vault.adapter.post(
+        "/v1/auth/aws/keys", json={"policies": "ssm-writer", "display_name": "writer"}
+    )["data"]
+    writer = client("ssm", server.url, created["access_key_id"], created["secret_access_key"])
+    assert writer.put_parameter(Name=f"{root}/w", Value="wv", Type="SecureString")["Version"] == 1
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        writer.get_parameter(Name=f"{root}/w", WithDecryption=True)
+    assert _code(exc) == "AccessDeniedException"
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        writer.put_parameter(Name="/elsewhere/w", Value="wv", Type="String")
+    assert _code(exc) == "AccessDeniedException"
+    assert ssm.get_parameter(Name=f"{root}/w", WithDecryption=True)["Parameter"]["Value"] == "wv"
+    meta = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [f"{root}/w"]}])
+    assert meta["Parameters"][0]["LastModifiedUser"].endswith("/aws-writer")
