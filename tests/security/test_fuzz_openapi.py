@@ -79,8 +79,12 @@ def _destructive(method: str, path: str) -> bool:
     method = method.upper()
     if path in ("/sys/seal", "/sys/rotate", "/sys/remount") or path.startswith("/sys/remount/"):
         return True
-    if path.startswith(("/sys/rekey/", "/sys/generate-root/", "/auth/token/revoke")):
+    if path.startswith(
+        ("/sys/rekey/", "/sys/rekey-recovery-key/", "/sys/generate-root/", "/auth/token/revoke")
+    ):
         return True
+    if path == "/sys/storage/snapshot" and method != "GET":
+        return True  # a restore seals the node
     if path.startswith("/sys/audit/") and method != "GET":
         return True
     if path.startswith(("/sys/mounts/", "/sys/auth/")) and method == "DELETE":

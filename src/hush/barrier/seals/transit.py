@@ -97,8 +97,12 @@ class TransitSeal(Seal):
         return float(data.get("ttl") or 0)
 
     async def _renew_loop(self, ttl: float) -> None:
+        first = True
         while True:
-            await asyncio.sleep(max(ttl / 2, _MIN_RENEW_SECONDS))
+            # Renew at once (the token may have aged while the node was down), then at half TTL.
+            if not first:
+                await asyncio.sleep(max(ttl / 2, _MIN_RENEW_SECONDS))
+            first = False
             try:
                 response = await self._client.post(
                     "/v1/auth/token/renew-self", json={}, headers=self._headers()
