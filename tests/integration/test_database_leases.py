@@ -308,6 +308,12 @@ def test_pg_failed_revocation_is_visible_and_retried_until_it_works(
     assert _wait_until(lambda: _failed_revocations(dev_server) > before)
     assert client.sys.read_lease(lease_id)["data"]["id"] == lease_id
     assert pg_target.role_exists(user)
+    # Retried with backoff, not given up: irrevocable only after six attempts (minutes).
+    irrevocable = client.adapter.get("/v1/sys/leases", params={"type": "irrevocable"})
+    assert lease_id not in {lease["lease_id"] for lease in irrevocable["data"]["leases"]}
+    log = dev_server.log_text()
+    assert f"revoking lease {lease_id} failed (attempt 1 of 6" in log
+    assert pg_target.root_password not in log and creds["data"]["password"] not in log
 
     # The database comes back: the next retry (backoff 10 s +/- 50 %) drops the role.
     client.secrets.database.configure(
