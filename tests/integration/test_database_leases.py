@@ -100,7 +100,7 @@ def pg(dev_server: HushProcess, pg_target: PostgresTarget) -> Iterator[tuple[hva
         connection_url=pg_target.connection_url,
         username=pg_target.root_user,
         password=pg_target.root_password,
-        allowed_roles=["app", "short"],
+        allowed_roles=["app", "short", "capped"],
         username_template=pg_target.username_template,
         mount_point=mount,
     )
@@ -185,10 +185,15 @@ def test_pg_lease_is_real_and_revoking_it_drops_the_role(
 
 
 @pytest.mark.postgres
-def test_pg_lease_capped_by_mount_tune(
+def test_pg_lease_capped_by_role_max_ttl_and_mount_tune(
     pg: tuple[hvac.Client, str], pg_target: PostgresTarget
 ) -> None:
     client, mount = pg
+    # A role without default_ttl gets the mount's default, cut to the role's max_ttl.
+    client.secrets.database.create_role("capped", "pg", PG_CREATE, max_ttl="45s", mount_point=mount)
+    capped = client.secrets.database.generate_credentials("capped", mount_point=mount)
+    assert capped["lease_duration"] == 45
+    assert _pg_valid_until(pg_target, capped["data"]["username"]) <= time.time() + 46
     client.sys.tune_mount_configuration(mount, max_lease_ttl="30s")
     creds = client.secrets.database.generate_credentials("app", mount_point=mount)
     assert creds["lease_duration"] == 30
