@@ -125,8 +125,13 @@ class DatabaseBackend(Backend):
             ) from None
 
     def mount_ttls(self) -> tuple[int, int]:
-        """The mount's default and max lease TTL (Vault's 768h where unset)."""
+        """The mount's default and max lease TTL, as the expiration manager caps leases.
+
+        Without a core (unit tests) Vault's 768h stands in for the system values.
+        """
         config = self.context.config
+        if self.context.system is not None:
+            return self.context.system.lease_ttls(config)
         default = int(config.get("default_lease_ttl") or 0) or DEFAULT_LEASE_TTL
         maximum = int(config.get("max_lease_ttl") or 0) or DEFAULT_LEASE_TTL
         return min(default, maximum), maximum
