@@ -452,3 +452,44 @@ def test_a_hanging_mount_gets_only_its_share_and_other_mounts_keep_expiring() ->
         await lc.core.close()  # sealing cancels the hanging revocations
 
     run(main)
+
+
+def test_queued_token_revocation_survives_the_loop_claiming_mid_write() -> None:
+    """sync=false on a token lease: the expiry loop may claim the moved due entry at once.
+
+    Regression: the due entry used to move before the lease was rewritten, so a loop pass in
+    between read the old lease (expiring in an hour), decided it was not due and put it back at
+    its old expiry: the token outlived its queued revocation.
+    """
+
+    async def main() -> None:
+        from hush.crypto import SecretBytes
+
+        lc = await make_core()
+        created = await lc.call("auth/token/create", {"ttl": "1h"}, Operation.UPDATE)
+        assert created is not None and created.auth is not None
+        token = SecretBytes(created.auth["client_token"].encode())
+        store = lc.core.expiration.store
+        due = store._due
+        real_schedule = due.schedule
+        passes: list[int] = []
+
+        async def schedule_then_run_the_loop(key: str, due_at: float) -> None:
+            await real_schedule(key, due_at)
+            if due_at <= time.time():  # the loop wakes between the two writes
+                passes.append(await lc.core.expiry.expire_due())
+
+        due.schedule = schedule_then_run_the_loop  # type: ignore[method-assign]
+        try:
+            await lc.call(
+                "sys/leases/revoke-prefix/auth/token/create", {"sync": False}, Operation.UPDATE
+            )
+        finally:
+            due.schedule = real_schedule  # type: ignore[method-assign]
+        await lc.core.expiry.expire_due()
+        assert passes, "the queued revocation never moved the due entry"
+        assert await lc.core.tokens.lookup(token) is None
+        assert await store.list("auth/token/create/") == []
+        await lc.core.close()
+
+    run(main)

@@ -259,7 +259,7 @@ class ExpirationManager:
         """Mark a lease expired and let the expiry loop revoke it (Vault's ``LazyRevoke``)."""
         now = time.time()
         entry.expire_time = min(entry.expire_time or now, now)
-        await self.store.save(entry, now)
+        await self.store.bring_forward(entry, now)
         self.wake()
 
     async def revoke_entry(self, entry: LeaseEntry, *, force: bool = False) -> None:

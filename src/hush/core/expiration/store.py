@@ -10,7 +10,9 @@ Layout inside ``sys/expire/`` (values encrypted by the barrier; keys, as everywh
 The due-time index holds ``lease/<lease id>`` at the time the lease must next be looked at (its
 expiry, or its next revocation attempt). Writes go index first, entry second; deletes entry first,
 index second: a crash in between leaves a due entry without a lease, which the expiry loop drops
-when it comes due, and never a lease that no one will expire.
+when it comes due, and never a lease that no one will expire. A queued revocation
+(:meth:`LeaseStore.bring_forward`) goes the other way: the lease already has a due entry, and
+the expiry loop must never claim the earlier one and read the lease as it was before.
 """
 
 from __future__ import annotations
@@ -96,6 +98,17 @@ class LeaseStore:
         await self._storage.transaction(ops)
         if due_at == 0:
             await self._due.unschedule(DUE_PREFIX + entry.lease_id)
+
+    async def bring_forward(self, entry: LeaseEntry, due_at: float) -> None:
+        """Update an entry whose due time moves *earlier* (a queued revocation): entry first.
+
+        The reverse of :meth:`save`'s order on purpose: the expiry loop may claim the moved due
+        entry the moment it is written, and must then read the updated lease (``expire_time``
+        already passed), not the old one it would put back at the old expiry. A crash in
+        between leaves the lease at its old due time, where it is expired anyway.
+        """
+        await self.save(entry, None)
+        await self._due.schedule(DUE_PREFIX + entry.lease_id, due_at)
 
     async def delete(self, entry: LeaseEntry) -> None:
         """Remove a lease, its indexes and its due entry."""
