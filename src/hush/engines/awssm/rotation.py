@@ -32,6 +32,11 @@ from hush.engines.awssm.rotators import (
     StepFailed,
     WebhookRotator,
 )
+from hush.engines.awssm.rotators_mariadb import (
+    MARIADB_ALTERNATING,
+    MARIADB_SINGLE_USER,
+    MariaDBRotator,
+)
 from hush.engines.awssm.rotators_postgres import ALTERNATING, SINGLE_USER, PostgresRotator
 from hush.engines.awssm.store import SecretStore, SecretValue
 from hush.engines.awssm.validate import boolean, client_token, text
@@ -41,7 +46,13 @@ __all__ = ["MAX_BACKOFF", "ROTATE", "RotationRunner", "RotationStats", "backoff"
 ROTATE: Final = "rotate"
 MAX_BACKOFF: Final = 3600.0
 _WEBHOOK_KEY: Final = "config/webhook-key"
-_BUILT_IN: Final = (RANDOM_ROTATOR, SINGLE_USER, ALTERNATING)
+_BUILT_IN: Final = (
+    RANDOM_ROTATOR,
+    SINGLE_USER,
+    ALTERNATING,
+    MARIADB_SINGLE_USER,
+    MARIADB_ALTERNATING,
+)
 
 log = logging.getLogger("hush.engines.awssm.rotation")
 
@@ -97,6 +108,8 @@ class RotationRunner:
             return RandomPasswordRotator()
         if name in (SINGLE_USER, ALTERNATING):
             return PostgresRotator(name, self._current_value)
+        if name in (MARIADB_SINGLE_USER, MARIADB_ALTERNATING):
+            return MariaDBRotator(name, self._current_value)
         return WebhookRotator(name, await self.webhook_key(), self._ca_file)
 
     async def _current_value(self, secret_id: str) -> SecretValue | None:
