@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,19 @@ class _SystemView:
     async def generate_password(self, policy_name: str) -> str:
         """A password from the named password policy (404 when it does not exist)."""
         return await self._core.password_policies.generate(policy_name)
+
+    async def audit_event(
+        self, mount_path: str, event: str, data: Mapping[str, Any], error: str
+    ) -> None:
+        """An audit entry for an event of the backend mounted at ``mount_path``."""
+        resolved = self._core.mounts.resolve(mount_path)
+        await self._core.audit.log_event(
+            event,
+            data,
+            error,
+            mount_point=mount_path,
+            mount_type=resolved[0].type if resolved is not None else "",
+        )
 
 
 @dataclass(frozen=True, slots=True)

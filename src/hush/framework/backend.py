@@ -38,6 +38,15 @@ class SystemView(Protocol):
         """A password from the named ``sys/policies/password`` policy (404 if it is missing)."""
         ...
 
+    async def audit_event(
+        self, mount_path: str, event: str, data: Mapping[str, Any], error: str
+    ) -> None:
+        """Write a ``type: event`` entry to the audit devices (no secret values in ``data``).
+
+        Raises ``AuditUnavailable`` when devices are enabled and none could record it.
+        """
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class BackendContext:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -56,6 +56,9 @@ _BUILT_IN: Final = (
 
 log = logging.getLogger("hush.engines.awssm.rotation")
 
+#: Writes an audit entry for an event of the mount: ``(event, data, error)``.
+AuditEvent = Callable[[str, dict[str, Any], str], Awaitable[None]]
+
 
 @dataclass(slots=True)
 class RotationStats:
@@ -86,12 +89,14 @@ class RotationRunner:
         env: Callable[[str], ActionEnv],
         ca_file: str | None = None,
         alert_url: str | None = None,
+        audit: AuditEvent | None = None,
     ) -> None:
         self._store = store
         self._due = due
         self._env = env
         self._ca_file = ca_file
         self._alert_url = alert_url
+        self._audit = audit
         self.stats = RotationStats()
 
     async def webhook_key(self) -> SecretBytes:
@@ -245,8 +250,26 @@ class RotationRunner:
         record.rotation.next_rotation = retry_at
         await self._due.schedule(retry_at, ROTATE, record.name)
         await self._store.touch(record)
+        await self._audit_failure(record, reason, retry_at)
         if self._alert_url:
             await self._alert(record, reason, retry_at)
+
+    async def _audit_failure(self, record: SecretRecord, reason: str, retry_at: float) -> None:
+        """A ``rotation-failed`` audit entry (names and counts only; the reason is value-free)."""
+        if self._audit is None:
+            return
+        data = {
+            "secret_id": record.arn,
+            "name": record.name,
+            "failures": record.rotation.failures,
+            "next_attempt": retry_at,
+        }
+        try:
+            await self._audit("rotation-failed", data, reason)
+        except Exception as exc:  # no device could record it: the log line above still stands
+            log.warning(
+                "rotation failure of secret %s not audited: %s", record.name, type(exc).__name__
+            )
 
     async def _alert(self, record: SecretRecord, reason: str, retry_at: float) -> None:
         """POST a signed ``rotationFailed`` event to the mount's ``rotation_alert_url``."""
