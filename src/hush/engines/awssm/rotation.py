@@ -21,7 +21,8 @@ from typing import Any, Final
 
 from hush.core.errors import Unsupported
 from hush.core.rotation import DueEntry, DueIndex, ScheduleError, parse_rules
-from hush.crypto import SecretBytes, random_bytes
+from hush.core.rotation.alerts import AlertSender, webhook_key
+from hush.crypto import SecretBytes
 from hush.engines.awssm.env import ActionEnv, Body, add_version, identity
 from hush.engines.awssm.errors import InvalidParameter
 from hush.engines.awssm.model import AWSCURRENT, AWSPENDING, SecretRecord
@@ -45,7 +46,6 @@ __all__ = ["MAX_BACKOFF", "ROTATE", "RotationRunner", "RotationStats", "backoff"
 
 ROTATE: Final = "rotate"
 MAX_BACKOFF: Final = 3600.0
-_WEBHOOK_KEY: Final = "config/webhook-key"
 _BUILT_IN: Final = (
     RANDOM_ROTATOR,
     SINGLE_USER,
@@ -96,17 +96,14 @@ class RotationRunner:
         self._env = env
         self._ca_file = ca_file
         self._alert_url = alert_url
+        self._alerts = AlertSender(store.storage, alert_url, ca_file)
         self._audit = audit
         self.stats = RotationStats()
 
     async def webhook_key(self) -> SecretBytes:
         """The mount's webhook signing key (made on first use, kept behind the barrier)."""
         storage = self._store.storage
-        key = await storage.get(_WEBHOOK_KEY)
-        if key is None:
-            key = random_bytes(32)
-            await storage.put(_WEBHOOK_KEY, key)
-        return SecretBytes(key)
+        return await webhook_key(storage)
 
     async def _rotator(self, name: str) -> Rotator:
         if not name or name == RANDOM_ROTATOR:
@@ -273,22 +270,16 @@ class RotationRunner:
 
     async def _alert(self, record: SecretRecord, reason: str, retry_at: float) -> None:
         """POST a signed ``rotationFailed`` event to the mount's ``rotation_alert_url``."""
-        if not (self._alert_url or "").startswith("https://"):
-            log.warning("rotation_alert_url must be an https:// URL; no alert sent")
-            return
-        hook = WebhookRotator(self._alert_url or "", await self.webhook_key(), self._ca_file)
-        event = {
-            "Step": "rotationFailed",
-            "SecretId": record.arn,
-            "Name": record.name,
-            "Failures": record.rotation.failures,
-            "Error": reason,
-            "NextAttemptDate": retry_at,
-        }
-        try:
-            await hook.notify(event)
-        except StepFailed as exc:
-            log.warning("rotation alert for secret %s was not delivered: %s", record.name, exc)
+        await self._alerts.send(
+            {
+                "Step": "rotationFailed",
+                "SecretId": record.arn,
+                "Name": record.name,
+                "Failures": record.rotation.failures,
+                "Error": reason,
+                "NextAttemptDate": retry_at,
+            }
+        )
 
     # -- scheduling --------------------------------------------------------------------------
 
