@@ -87,6 +87,7 @@ def test_aws_cli_rotates_a_single_user_password(
         sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"]
     )
     assert previous["password"] == "initial-pw"
+    assert new["password"] not in aws_server.log_text()
 
 
 def test_alternating_users_keep_previous_working_until_next_rotation(
@@ -118,6 +119,8 @@ def test_alternating_users_keep_previous_working_until_next_rotation(
     assert _logs_in(maria_target, maria_user, second["password"])
     assert not _logs_in(maria_target, maria_user, "initial-pw")
     assert _logs_in(maria_target, maria_user + "_clone", first["password"])
+    log = aws_server.log_text()
+    assert first["password"] not in log and second["password"] not in log
 
 
 def test_failing_test_step_keeps_awscurrent(
