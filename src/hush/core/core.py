@@ -94,6 +94,19 @@ class _SystemView:
         limits = self._core.expiration.limits(config)
         return limits.default_ttl, limits.max_ttl
 
+    async def audit_event(
+        self, mount_path: str, event: str, data: Mapping[str, Any], error: str
+    ) -> None:
+        """An audit entry for an event of the backend mounted at ``mount_path``."""
+        resolved = self._core.mounts.resolve(mount_path)
+        await self._core.audit.log_event(
+            event,
+            data,
+            error,
+            mount_point=mount_path,
+            mount_type=resolved[0].type if resolved is not None else "",
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ClusterInfo:

@@ -46,6 +46,15 @@ class SystemView(Protocol):
         """
         ...
 
+    async def audit_event(
+        self, mount_path: str, event: str, data: Mapping[str, Any], error: str
+    ) -> None:
+        """Write a ``type: event`` entry to the audit devices (no secret values in ``data``).
+
+        Raises ``AuditUnavailable`` when devices are enabled and none could record it.
+        """
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class BackendContext:

@@ -79,10 +79,12 @@ def build_core(storage_kind: str, storage_options: dict[str, str]) -> Core:
     storage = open_storage(storage_kind, storage_options)
     core = Core(storage, storage_type=storage_kind, engines=registry, auth_methods=auth_methods)
     from hush.engines.awssm.metrics import RotationCollector
+    from hush.engines.ssm.metrics import PolicyNotificationCollector
 
     # A lambda, not the bound method: the mount table replaces its backends dict on (un)seal.
     mounted = lambda: core.mounts.backends.items()  # noqa: E731, PLW0108
     core.metrics.registry.register(RotationCollector(mounted))
+    core.metrics.registry.register(PolicyNotificationCollector(mounted))
     return core
 
 

@@ -31,7 +31,7 @@ import orjson
 from hush.barrier.view import LogicalStorage
 from hush.core.audit.chain import ChainState
 from hush.core.audit.devices import AuditDevice, AuditDeviceError, FileDevice
-from hush.core.audit.entry import build_request_entry, build_response_entry
+from hush.core.audit.entry import build_event_entry, build_request_entry, build_response_entry
 from hush.core.audit.hashing import Hasher
 from hush.core.audit.remote import SocketDevice, SyslogDevice
 from hush.core.errors import HushError, InvalidRequest
@@ -325,6 +325,31 @@ class AuditBroker:
         entry = build_response_entry(request, response, error, mount_type=mount_type)
         is_list = request.operation is Operation.LIST
         await self._dispatch(entry, is_list, non_hmac_request_keys, non_hmac_response_keys)
+
+    async def log_event(
+        self,
+        event: str,
+        data: Mapping[str, Any],
+        error: str,
+        *,
+        mount_point: str,
+        mount_type: str,
+    ) -> None:
+        """Record an event a backend raised on its own (say, a failed background rotation).
+
+        Hashed like a response entry; raises :class:`AuditUnavailable` if no device can record.
+        """
+        if not self._enabled:
+            return
+        entry = build_event_entry(
+            event,
+            data,
+            error,
+            event_id=str(uuid.uuid4()),
+            mount_point=mount_point,
+            mount_type=mount_type,
+        )
+        await self._dispatch(entry, False, frozenset(), frozenset())
 
     async def _dispatch(
         self,

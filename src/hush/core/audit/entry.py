@@ -21,6 +21,7 @@ from hush.core.request import Request, Response
 
 __all__ = [
     "ROOT_NAMESPACE",
+    "build_event_entry",
     "build_request_entry",
     "build_response_entry",
     "format_time",
@@ -102,6 +103,40 @@ def build_request_entry(request: Request, *, mount_type: str = "") -> dict[str, 
     entry["request"] = _request_block(request, mount_type)
     entry["error"] = ""
     return entry
+
+
+def build_event_entry(
+    event: str,
+    data: Mapping[str, Any],
+    error: str,
+    *,
+    event_id: str,
+    mount_point: str,
+    mount_type: str,
+) -> dict[str, Any]:
+    """A ``type: event`` entry for something a backend did on its own (no client request).
+
+    It is shaped like a response entry (a ``request`` block naming ``<mount><event>`` with no
+    token, the ``data`` in the ``response`` block) so devices hash it by the same rules.
+    """
+    request: dict[str, Any] = {
+        "id": event_id,
+        "operation": "update",
+        "mount_point": mount_point,
+        "mount_type": mount_type,
+        "client_token": "",
+        "client_token_accessor": "",
+        "namespace": dict(ROOT_NAMESPACE),
+        "path": mount_point + event,
+    }
+    return {
+        "time": format_time(),
+        "type": "event",
+        "event": event,
+        "request": request,
+        "response": {"mount_point": mount_point, "mount_type": mount_type, "data": dict(data)},
+        "error": error,
+    }
 
 
 def build_response_entry(

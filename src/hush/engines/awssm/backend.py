@@ -66,6 +66,7 @@ class AwssmBackend(Backend):
             self.env,
             ca_file=context.options.get("webhook_ca_file") or None,
             alert_url=context.options.get("rotation_alert_url") or None,
+            audit=self._audit_event,
         )
         self._secret_actions: dict[str, tuple[frozenset[Operation], SecretHandler]] = {
             "GetSecretValue": (_READ, values.get_secret_value),
@@ -84,6 +85,12 @@ class AwssmBackend(Backend):
             "CancelRotateSecret": (_WRITE, self.rotation.cancel_rotate_secret),
             "DeleteSecret": (frozenset({Operation.DELETE}), self._delete),
         }
+
+    async def _audit_event(self, event: str, data: dict[str, Any], error: str) -> None:
+        """An audit entry for ``event`` of this mount (nothing when not mounted in a core)."""
+        system = self.context.system
+        if system is not None:
+            await system.audit_event(self.context.mount_path, event, data, error)
 
     def env(self, region: str = DEFAULT_REGION) -> ActionEnv:
         """The surroundings of one action."""

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from hush.core.errors import Unsupported
 from hush.core.rotation import DueEntry, DueIndex, ScheduleError, parse_rules
-from hush.crypto import SecretBytes, random_bytes
+from hush.core.rotation.alerts import AlertSender, webhook_key
+from hush.crypto import SecretBytes
 from hush.engines.awssm.env import ActionEnv, Body, add_version, identity
 from hush.engines.awssm.errors import InvalidParameter
 from hush.engines.awssm.model import AWSCURRENT, AWSPENDING, SecretRecord
@@ -32,6 +33,11 @@ from hush.engines.awssm.rotators import (
     StepFailed,
     WebhookRotator,
 )
+from hush.engines.awssm.rotators_mariadb import (
+    MARIADB_ALTERNATING,
+    MARIADB_SINGLE_USER,
+    MariaDBRotator,
+)
 from hush.engines.awssm.rotators_postgres import ALTERNATING, SINGLE_USER, PostgresRotator
 from hush.engines.awssm.store import SecretStore, SecretValue
 from hush.engines.awssm.validate import boolean, client_token, text
@@ -40,10 +46,18 @@ __all__ = ["MAX_BACKOFF", "ROTATE", "RotationRunner", "RotationStats", "backoff"
 
 ROTATE: Final = "rotate"
 MAX_BACKOFF: Final = 3600.0
-_WEBHOOK_KEY: Final = "config/webhook-key"
-_BUILT_IN: Final = (RANDOM_ROTATOR, SINGLE_USER, ALTERNATING)
+_BUILT_IN: Final = (
+    RANDOM_ROTATOR,
+    SINGLE_USER,
+    ALTERNATING,
+    MARIADB_SINGLE_USER,
+    MARIADB_ALTERNATING,
+)
 
 log = logging.getLogger("hush.engines.awssm.rotation")
+
+#: Writes an audit entry for an event of the mount: ``(event, data, error)``.
+AuditEvent = Callable[[str, dict[str, Any], str], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -75,28 +89,29 @@ class RotationRunner:
         env: Callable[[str], ActionEnv],
         ca_file: str | None = None,
         alert_url: str | None = None,
+        audit: AuditEvent | None = None,
     ) -> None:
         self._store = store
         self._due = due
         self._env = env
         self._ca_file = ca_file
         self._alert_url = alert_url
+        self._alerts = AlertSender(store.storage, alert_url, ca_file)
+        self._audit = audit
         self.stats = RotationStats()
 
     async def webhook_key(self) -> SecretBytes:
         """The mount's webhook signing key (made on first use, kept behind the barrier)."""
         storage = self._store.storage
-        key = await storage.get(_WEBHOOK_KEY)
-        if key is None:
-            key = random_bytes(32)
-            await storage.put(_WEBHOOK_KEY, key)
-        return SecretBytes(key)
+        return await webhook_key(storage)
 
     async def _rotator(self, name: str) -> Rotator:
         if not name or name == RANDOM_ROTATOR:
             return RandomPasswordRotator()
         if name in (SINGLE_USER, ALTERNATING):
             return PostgresRotator(name, self._current_value)
+        if name in (MARIADB_SINGLE_USER, MARIADB_ALTERNATING):
+            return MariaDBRotator(name, self._current_value)
         return WebhookRotator(name, await self.webhook_key(), self._ca_file)
 
     async def _current_value(self, secret_id: str) -> SecretValue | None:
@@ -232,27 +247,39 @@ class RotationRunner:
         record.rotation.next_rotation = retry_at
         await self._due.schedule(retry_at, ROTATE, record.name)
         await self._store.touch(record)
+        await self._audit_failure(record, reason, retry_at)
         if self._alert_url:
             await self._alert(record, reason, retry_at)
 
-    async def _alert(self, record: SecretRecord, reason: str, retry_at: float) -> None:
-        """POST a signed ``rotationFailed`` event to the mount's ``rotation_alert_url``."""
-        if not (self._alert_url or "").startswith("https://"):
-            log.warning("rotation_alert_url must be an https:// URL; no alert sent")
+    async def _audit_failure(self, record: SecretRecord, reason: str, retry_at: float) -> None:
+        """A ``rotation-failed`` audit entry (names and counts only; the reason is value-free)."""
+        if self._audit is None:
             return
-        hook = WebhookRotator(self._alert_url or "", await self.webhook_key(), self._ca_file)
-        event = {
-            "Step": "rotationFailed",
-            "SecretId": record.arn,
-            "Name": record.name,
-            "Failures": record.rotation.failures,
-            "Error": reason,
-            "NextAttemptDate": retry_at,
+        data = {
+            "secret_id": record.arn,
+            "name": record.name,
+            "failures": record.rotation.failures,
+            "next_attempt": retry_at,
         }
         try:
-            await hook.notify(event)
-        except StepFailed as exc:
-            log.warning("rotation alert for secret %s was not delivered: %s", record.name, exc)
+            await self._audit("rotation-failed", data, reason)
+        except Exception as exc:  # no device could record it: the log line above still stands
+            log.warning(
+                "rotation failure of secret %s not audited: %s", record.name, type(exc).__name__
+            )
+
+    async def _alert(self, record: SecretRecord, reason: str, retry_at: float) -> None:
+        """POST a signed ``rotationFailed`` event to the mount's ``rotation_alert_url``."""
+        await self._alerts.send(
+            {
+                "Step": "rotationFailed",
+                "SecretId": record.arn,
+                "Name": record.name,
+                "Failures": record.rotation.failures,
+                "Error": reason,
+                "NextAttemptDate": retry_at,
+            }
+        )
 
     # -- scheduling --------------------------------------------------------------------------
 

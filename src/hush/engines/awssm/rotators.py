@@ -23,7 +23,8 @@ from typing import Any, Final, Protocol
 import httpx
 import orjson
 
-from hush.crypto import SecretBytes, hmac_sha256, random_bytes
+from hush.core.rotation.alerts import sign_payload
+from hush.crypto import SecretBytes, random_bytes
 from hush.engines.awssm.password import get_random_password
 from hush.engines.awssm.store import SecretValue
 
@@ -85,12 +86,6 @@ class RandomPasswordRotator:
 
     async def step(self, event: dict[str, Any], pending: SecretValue) -> None:
         """Nothing outside Hush holds the value."""
-
-
-def sign_payload(key: SecretBytes, timestamp: int, body: bytes) -> str:
-    """The ``X-Hush-Signature`` header value for ``body`` sent at ``timestamp``."""
-    mac = hmac_sha256(key.reveal(), str(timestamp).encode() + b"." + body)
-    return f"t={timestamp},v1={mac.hex()}"
 
 
 class WebhookRotator:

@@ -27,7 +27,7 @@ from psycopg import sql
 from hush.engines.awssm.rotators import StepFailed, new_random_value
 from hush.engines.awssm.store import SecretValue
 
-__all__ = ["ALTERNATING", "SINGLE_USER", "PostgresRotator"]
+__all__ = ["ALTERNATING", "SINGLE_USER", "PostgresRotator", "SecretLookup", "credentials_of"]
 
 SINGLE_USER: Final = "hush:postgresql-single-user"
 ALTERNATING: Final = "hush:postgresql-alternating-users"
@@ -38,7 +38,8 @@ _CONNECT_TIMEOUT: Final = 5
 SecretLookup = Callable[[str], Awaitable[SecretValue | None]]
 
 
-def _credentials(value: SecretValue | None, what: str) -> dict[str, Any]:
+def credentials_of(value: SecretValue | None, what: str) -> dict[str, Any]:
+    """The database credentials JSON in ``value``; StepFailed (naming ``what``) if unusable."""
     if value is None or value.string is None:
         raise StepFailed(f"{what} is not a JSON SecretString with database credentials")
     try:
@@ -79,7 +80,7 @@ class PostgresRotator:
 
     async def create(self, event: dict[str, Any], current: SecretValue | None) -> SecretValue:
         """createSecret: a new password (for the other user when alternating)."""
-        credentials = _credentials(current, "the AWSCURRENT value")
+        credentials = credentials_of(current, "the AWSCURRENT value")
         fresh = orjson.loads(new_random_value(current).string or "{}")
         if self._strategy == ALTERNATING:
             username = credentials["username"]
@@ -91,7 +92,7 @@ class PostgresRotator:
     async def step(self, event: dict[str, Any], pending: SecretValue) -> None:
         """setSecret changes the password in the database; testSecret logs in with it."""
         step = event["Step"]
-        new = _credentials(pending, "the AWSPENDING value")
+        new = credentials_of(pending, "the AWSPENDING value")
         if step == "setSecret":
             await self._set(event["SecretId"], new)
         elif step == "testSecret":
@@ -103,7 +104,7 @@ class PostgresRotator:
 
     async def _set(self, secret_id: str, new: dict[str, Any]) -> None:
         if self._strategy == SINGLE_USER:
-            current = _credentials(await self._lookup(secret_id), "the AWSCURRENT value")
+            current = credentials_of(await self._lookup(secret_id), "the AWSCURRENT value")
             try:
                 connection = await _connect(current, "setSecret")
             except StepFailed:
@@ -113,7 +114,7 @@ class PostgresRotator:
             master_id = new.get("masterarn")
             if not isinstance(master_id, str) or not master_id:
                 raise StepFailed("setSecret: alternating users need masterarn in the secret")
-            master = _credentials(await self._lookup(master_id), "the masterarn secret")
+            master = credentials_of(await self._lookup(master_id), "the masterarn secret")
             connection = await _connect(master, "setSecret")
         try:
             await self._apply(connection, new)

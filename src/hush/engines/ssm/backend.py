@@ -8,16 +8,23 @@ PutParameter, delete: DeleteParameter), ``history/<name>``, ``labels/<name>``, `
 policy on ``ssm/parameter/app/*`` grants what an IAM policy on ``parameter/app/*`` would.
 
 Parameter policies act from the mount's due-time index in :meth:`SsmBackend.periodic`: an
-Expiration deletes the parameter when due; ExpirationNotification and NoChangeNotification are
-logged as warnings on the ``hush.engines.ssm`` logger (Hush has no event bus for engines yet).
+Expiration deletes the parameter when due; ExpirationNotification and NoChangeNotification go
+through the same alert path as Secrets Manager rotation failures: a warning on the
+``hush.engines.ssm`` logger, the ``hush_ssm_policy_notifications_total{mount,policy}`` metric and,
+when the mount option ``alert_url`` (https) is set, a signed POST (see
+:mod:`hush.core.rotation.alerts`; ``webhook_ca_file`` names the CA bundle, the key is at
+``<mount>/alert/webhook-key``).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
+from collections import Counter
 from collections.abc import Sequence
 
-from hush.core.request import Operation
+from hush.core.request import Operation, Request, Response
+from hush.core.rotation.alerts import AlertSender, webhook_key
 from hush.core.rotation.due import DueIndex
 from hush.engines.ssm.common import PATH, SsmSettings
 from hush.engines.ssm.read_paths import GET_FIELDS, ReadPaths
@@ -30,6 +37,7 @@ from hush.engines.ssm.write_paths import (
     WritePaths,
 )
 from hush.framework.backend import Backend, BackendContext
+from hush.framework.fields import FieldData
 from hush.framework.path import OperationSpec, Path
 
 __all__ = ["SsmBackend"]
@@ -52,6 +60,13 @@ class SsmBackend(Backend):
         )
         self.reads = ReadPaths(self.settings)
         self.writes = WritePaths(self.settings)
+        self.alerts = AlertSender(
+            context.storage,
+            context.options.get("alert_url") or None,
+            context.options.get("webhook_ca_file") or None,
+        )
+        #: Notifications this node raised since the mount started, by policy type (metrics).
+        self.notifications: Counter[str] = Counter()
         super().__init__(context)
 
     def paths(self) -> Sequence[Path]:
@@ -67,9 +82,33 @@ class SsmBackend(Backend):
                 },
                 fields={**GET_FIELDS, **PUT_FIELDS},
             ),
+            Path(
+                "alert/webhook-key",
+                "The key that signs policy notification alerts (X-Hush-Signature).",
+                {Operation.READ: OperationSpec(self._webhook_key, "Read the signing key.")},
+                description="Alert receivers verify HMAC-SHA256 of '<t>.<body>' with this key.",
+            ),
             *self.reads.paths(),
             *self.writes.paths(),
         ]
+
+    async def _webhook_key(self, request: Request, fields: FieldData) -> Response:
+        key = await webhook_key(self.storage)
+        return Response(data={"key": base64.b64encode(key.reveal()).decode()})
+
+    async def _notify(self, policy: str, name: str, at: int) -> None:
+        """Log, count and (if configured) POST a policy notification (no parameter value)."""
+        self.notifications[policy] += 1
+        what = "expires at" if policy == "ExpirationNotification" else "has not changed since"
+        log.warning("ssm parameter %s %s %d (%s)", name, what, at, policy)
+        await self.alerts.send(
+            {
+                "Step": policy,
+                "Name": name,
+                "ARN": self.settings.arn(name),
+                "ExpirationDate" if policy == "ExpirationNotification" else "LastModifiedDate": at,
+            }
+        )
 
     async def periodic(self, now: float) -> None:
         """Apply due parameter policies (expire, notify)."""
@@ -84,17 +123,9 @@ class SsmBackend(Backend):
                     log.info("ssm parameter expired and was deleted: %s", entry.name)
             elif entry.kind == NOTIFY_EXPIRY:
                 if expiration is not None and latest is not None:
-                    log.warning(
-                        "ssm parameter %s expires at %d (ExpirationNotification)",
-                        entry.name,
-                        int(expiration.at),
-                    )
+                    await self._notify("ExpirationNotification", entry.name, int(expiration.at))
             elif entry.kind == NO_CHANGE and latest is not None:
                 policy = latest.policy("NoChangeNotification")
                 if policy is not None and int(latest.modified + policy.offset) == entry.due_at:
-                    log.warning(
-                        "ssm parameter %s has not changed since %d (NoChangeNotification)",
-                        entry.name,
-                        int(latest.modified),
-                    )
+                    await self._notify("NoChangeNotification", entry.name, int(latest.modified))
             await due.cancel(entry)
