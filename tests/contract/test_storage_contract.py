@@ -348,7 +348,12 @@ def test_sqlite_files_are_private(tmp_path: Path) -> None:
             await store.close()
 
     modes = asyncio.run(file_modes())
-    assert modes == {"hush.db": 0o600, "hush.db-wal": 0o600, "hush.db-shm": 0o600}
+    assert modes == {
+        "hush.db": 0o600,
+        "hush.db-wal": 0o600,
+        "hush.db-shm": 0o600,
+        "hush.db.lock": 0o600,
+    }
 
 
 def test_sqlite_unopenable_path_is_storage_error(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from hush.storage.base import TxnOp
@@ -27,6 +28,10 @@ class LogicalStorage(Protocol):
 
     async def transaction(self, ops: Sequence[TxnOp]) -> None:
         """Apply operations atomically."""
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A critical section on ``name`` across every process and node sharing the store."""
+        ...
 
 
 class StorageView:
@@ -68,6 +73,10 @@ class StorageView:
         await self._parent.transaction(
             [TxnOp(op.op, self._prefix + op.key, op.value) for op in ops]
         )
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A store-wide critical section on ``name`` (scoped to this view)."""
+        return self._parent.exclusive(self._prefix + name)
 
     async def clear(self) -> None:
         """Delete every key in the view (used when a mount is disabled)."""

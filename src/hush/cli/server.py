@@ -125,6 +125,7 @@ def server_command(
             tls_key_file=None if listener.tls_disable else listener.tls_key_file,
             max_request_size=listener.max_request_size,
             unauthenticated_metrics_access=listener.unauthenticated_metrics_access,
+            api_addr=config.api_addr,
         ),
         log_level=config.log_level,
         log_format=config.log_format,

@@ -11,14 +11,17 @@ import ipaddress
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from hush.barrier.barrier import SEAL_CONFIG_PATH, Barrier
+from hush.barrier.barrier import SEAL_CONFIG_PATH, Barrier, BarrierKeyStatus
 from hush.barrier.view import StorageView
 from hush.core.acl import ACL
+from hush.core.epoch import AuthorisationEpoch, bump_op
 from hush.core.errors import (
     AlreadyInitialized,
     HushError,
@@ -30,6 +33,7 @@ from hush.core.errors import (
     Sealed,
 )
 from hush.core.login import issue_login_token
+from hush.core.membership import NodeMembership
 from hush.core.metrics import Metrics
 from hush.core.mounts import AUTH_TABLE_PATH, MountEntry, MountTable
 from hush.core.request import Auth, Request, Response
@@ -106,19 +110,30 @@ class Core:
         self.storage_type = storage_type
         self.barrier = Barrier(storage)
         self.tokens = TokenStore(StorageView(self.barrier, "sys/token/"))
-        self.mounts = MountTable(self.barrier, engines)
+        self.epoch = AuthorisationEpoch(self.barrier)
+        self.mounts = MountTable(self.barrier, engines, commit=self.epoch.commit)
         self.auth_mounts = MountTable(
             self.barrier,
             auth_methods or Registry("auth method"),
             table_path=AUTH_TABLE_PATH,
             view_prefix="auth/",
             reserved=("token/",),
+            commit=self.epoch.commit,
         )
         self.policies = PolicyStore(StorageView(self.barrier, "sys/policy/"))
-        self.audit = AuditBroker(StorageView(self.barrier, "sys/audit/"))
+        self.audit = AuditBroker(
+            StorageView(self.barrier, "sys/audit/"),
+            commit=lambda ops: self.epoch.commit(ops, "sys/audit/"),
+        )
+        # The authorisation epoch this node's mount tables, audit devices and keyring match.
+        self._seen_epoch: int | None = None
         self.scheduler = Scheduler(
             lambda: [*self.mounts.backends.items(), *self.auth_mounts.backends.items()]
         )
+        self.node = NodeMembership(
+            storage, StorageView(self.barrier, "sys/"), lambda: __import__("hush").__version__
+        )
+        self.node.background.append(self.scheduler)
         self.seal_config: SealConfig | None = None
         self.cluster: ClusterInfo | None = None
         self.unseal_progress: ShareCollector | None = None
@@ -195,20 +210,28 @@ class Core:
         self.metrics.sealed.set(0)
 
     async def _post_unseal(self) -> None:
+        # Read before loading anything: a change landing meanwhile makes the next request
+        # reload, never the other way round.
+        self._seen_epoch = await self.epoch.read()
         await self.tokens.setup()
         await self.policies.setup()
         await self.audit.setup()
-        self.scheduler.start()
         blob = await self.barrier.get(CLUSTER_INFO_PATH)
         if blob is not None:
             raw = orjson.loads(blob)
             self.cluster = ClusterInfo(str(raw["name"]), str(raw["id"]))
         await self.mounts.load()
         await self.auth_mounts.load()
+        # Heartbeats, and background work once this node wins the background lock.
+        self.node.start()
 
     async def submit_unseal_share(self, share: SecretBytes) -> None:
         """Add one share; unseal once the threshold is reached. Wrong quorum resets progress."""
         async with self._lock:
+            if self.unseal_progress is None:
+                # A new attempt: another node may have initialised or rekeyed the shared store.
+                blob = await self.storage.get(SEAL_CONFIG_PATH)
+                self.seal_config = SealConfig.from_json(blob) if blob else None
             if self.seal_config is None:
                 raise NotInitialized
             if not self.sealed:
@@ -238,6 +261,7 @@ class Core:
     async def seal(self) -> None:
         """Drop every key and stop all backends (audit devices checkpoint first)."""
         async with self._lock:
+            await self.node.stop()
             await self.scheduler.stop()
             await self.mounts.unload()
             await self.auth_mounts.unload()
@@ -247,6 +271,7 @@ class Core:
             self.barrier.seal()
             self.unseal_progress = None
             self.cluster = None
+            self._seen_epoch = None
             self.metrics.sealed.set(1)
 
     async def replace_unseal_key(self, unseal_key: SecretBytes, config: SealConfig) -> None:
@@ -259,6 +284,45 @@ class Core:
     def init_response(self, result: InitResult) -> dict[str, object]:
         """``sys/init``'s answer body."""
         return {**encode_shares(result.shares), "root_token": result.root_token.reveal().decode()}
+
+    # -- cluster freshness -------------------------------------------------------------------
+
+    async def sync_cluster(self) -> int:
+        """Read the authorisation epoch; if another node moved it, reload what it guards.
+
+        One small read per request. Mount tables, auth methods, audit devices and the keyring
+        are reloaded before the request is routed; policies and ACLs are checked against the
+        returned value by the policy store. Tokens are never cached, so revocation needs nothing.
+        """
+        epoch = await self.epoch.read()
+        if epoch == self._seen_epoch:
+            return epoch
+        async with self._lock:
+            if self.sealed:
+                raise Sealed
+            epoch = await self.epoch.read()
+            if epoch != self._seen_epoch:
+                await self.barrier.reload_keyring()
+                await self.mounts.sync()
+                await self.auth_mounts.sync()
+                await self.audit.sync()
+                self._seen_epoch = epoch
+        return epoch
+
+    @asynccontextmanager
+    async def _changing(self, table: MountTable) -> AsyncIterator[None]:
+        """Hold the table's store-wide lock and start from the stored table (read-modify-write)."""
+        async with self._lock, self.barrier.exclusive(table.lock_name):
+            await table.sync()
+            yield
+
+    async def rotate_keyring(self) -> BarrierKeyStatus:
+        """Add a keyring term (``sys/rotate``); every node picks it up on its next request."""
+        bump = bump_op()
+        assert bump.value is not None
+        sealed_bump = TxnOp("put", bump.key, self.barrier.seal_value(bump.key, bump.value))
+        async with self._lock:
+            return await self.barrier.rotate(extra=[sealed_bump])
 
     # -- request pipeline --------------------------------------------------------------------
 
@@ -290,9 +354,9 @@ class Core:
             raise PermissionDenied
         return entry
 
-    async def acl_for(self, entry: TokenEntry) -> ACL:
+    async def acl_for(self, entry: TokenEntry, epoch: int | None = None) -> ACL:
         """The ACL of a token's policies, built from the policy store's fresh cache."""
-        return await self.policies.acl(entry.policies)
+        return await self.policies.acl(entry.policies, epoch)
 
     async def handle(self, request: Request) -> Response | None:
         """Run one logical request through the pipeline."""
@@ -300,6 +364,7 @@ class Core:
         is_sys = path == "sys" or path.startswith("sys/")
         if self.sealed and not (is_sys and path[4:] in SEALED_PATHS):
             raise Sealed
+        epoch = None if self.sealed else await self.sync_cluster()
         routed = self._route(path)
         audit = _AuditContext(
             routed[0].type_name if routed is not None else "", *self._non_hmac_keys(routed)
@@ -317,7 +382,7 @@ class Core:
                 raise
             return await self._run_audited(request, audit, call)
         try:
-            call = await self._authorise(request, routed)
+            call = await self._authorise(request, routed, epoch)
         except HushError as exc:
             await self._audit_outcome(request, audit, None, exc.message)
             raise
@@ -330,8 +395,13 @@ class Core:
         await self.audit.log_request(
             request, mount_type=audit.mount_type, non_hmac_request_keys=audit.request_keys
         )
-        if request.token_entry is not None:
-            await self.tokens.record_use(request.token_entry)
+        if request.token_entry is not None and not await self.tokens.record_use(
+            request.token_entry
+        ):
+            # Another node or worker spent the last use between lookup and now.
+            denied = PermissionDenied()
+            await self._audit_outcome(request, audit, None, denied.message)
+            raise denied
         try:
             response = await call.run()
             if response is not None and response.login is not None:
@@ -374,7 +444,7 @@ class Core:
         )
 
     async def _authorise(
-        self, request: Request, routed: tuple[Backend, str, str] | None
+        self, request: Request, routed: tuple[Backend, str, str] | None, epoch: int | None
     ) -> PreparedCall:
         """Token check, routing, validation and ACL; no side effects, so it can be refused."""
         entry = await self.authenticate(request)
@@ -386,7 +456,7 @@ class Core:
             entity_id=entry.entity_id,
             root=entry.is_root,
         )
-        acl = await self.acl_for(entry)
+        acl = await self.acl_for(entry, epoch)
         if routed is None:
             # Vault answers 403 rather than 404 when the caller could not reach the path anyway.
             if not acl.check(request.path, request.operation, request.data).allowed:
@@ -410,7 +480,7 @@ class Core:
 
     async def mount(self, entry: MountEntry) -> None:
         """Enable a secrets engine."""
-        async with self._lock:
+        async with self._changing(self.mounts):
             await self.mounts.mount(entry)
 
     async def tune_mount(
@@ -422,12 +492,12 @@ class Core:
         description: str | None,
     ) -> None:
         """Change a mount's settings (restarting its backend when options change)."""
-        async with self._lock:
+        async with self._changing(self.mounts):
             await self.mounts.tune(path, config=config, options=options, description=description)
 
     async def remount(self, source: str, target: str) -> None:
         """Move a mount to a new path."""
-        async with self._lock:
+        async with self._changing(self.mounts):
             await self.mounts.remount(source, target)
 
     async def optional_token(self, request: Request) -> TokenEntry | None:
@@ -438,22 +508,22 @@ class Core:
 
     async def mount_auth(self, entry: MountEntry) -> None:
         """Enable an auth method at ``auth/<entry.path>``."""
-        async with self._lock:
+        async with self._changing(self.auth_mounts):
             await self.auth_mounts.mount(entry)
 
     async def unmount_auth(self, path: str) -> bool:
         """Disable an auth method and delete its data."""
-        async with self._lock:
+        async with self._changing(self.auth_mounts):
             return await self.auth_mounts.unmount(path)
 
     async def tune_auth(
         self, path: str, *, config: dict[str, Any], description: str | None
     ) -> None:
         """Change an auth method's TTLs, description or lockout settings."""
-        async with self._lock:
+        async with self._changing(self.auth_mounts):
             await self.auth_mounts.tune(path, config=config, options=None, description=description)
 
     async def unmount(self, path: str) -> bool:
         """Disable a secrets engine and delete its data."""
-        async with self._lock:
+        async with self._changing(self.mounts):
             return await self.mounts.unmount(path)

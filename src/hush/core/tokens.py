@@ -241,15 +241,27 @@ class TokenStore:
             return None
         return await self._live(str(orjson.loads(blob)["token_hash"]), time.time())
 
-    async def record_use(self, entry: TokenEntry) -> None:
-        """Count one use of a limited-use token; the last use revokes it (Vault's ``num_uses``)."""
+    async def record_use(self, entry: TokenEntry) -> bool:
+        """Count one use of a limited-use token; the last use revokes it (Vault's ``num_uses``).
+
+        The count is re-read and decremented under a store-wide lock, so two nodes (or worker
+        processes) spending the same token at once never both get the last use. Returns
+        ``False`` when no use was left (the caller refuses the request).
+        """
         if entry.num_uses <= 0 or entry.type == "batch":
-            return
-        if entry.num_uses == 1:
-            await self.revoke_tree(entry)
-            return
-        entry.num_uses -= 1
-        await self._storage.put(_ID + entry.token_hash, entry.to_json())
+            return True
+        async with self._storage.exclusive(_ID + entry.token_hash):
+            current = await self._load(entry.token_hash)
+            if current is None or current.num_uses <= 0:
+                return False
+            entry.num_uses = current.num_uses
+            if current.num_uses == 1:
+                await self.revoke_tree(current)
+                return True
+            current.num_uses -= 1
+            entry.num_uses = current.num_uses
+            await self._storage.put(_ID + entry.token_hash, current.to_json())
+        return True
 
     async def save(self, entry: TokenEntry) -> None:
         """Persist changes to an existing service token (renewal)."""

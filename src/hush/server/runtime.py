@@ -37,6 +37,7 @@ class ListenOptions:
     tls_key_file: str | None = None
     max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
     unauthenticated_metrics_access: bool = False
+    api_addr: str | None = None
 
     @property
     def url(self) -> str:
@@ -136,6 +137,8 @@ def _reopen_audit_on_sighup(core: Core) -> None:
 
 async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> None:
     core.unauthenticated_metrics = listen.unauthenticated_metrics_access
+    # What sys/leader and sys/ha-status tell clients to use for this node.
+    core.node.api_address = listen.api_addr or listen.url
     await core.open()
     try:
         dev_info = await _dev_setup(core, dev) if dev is not None else None

@@ -20,11 +20,15 @@ from __future__ import annotations
 import abc
 import builtins
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Literal
 
+from hush.storage.locks import HeldLock, LocalLocks
+
 __all__ = [
     "DueEntry",
+    "HeldLock",
     "InvalidKeyError",
     "Storage",
     "StorageError",
@@ -102,6 +106,7 @@ class Storage(abc.ABC):
     """A physical backend. All methods are coroutines; implementations never block the loop long."""
 
     name: str = "abstract"
+    _local_locks: LocalLocks | None = None
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect, create schema if needed. Called once before use."""
@@ -142,3 +147,20 @@ class Storage(abc.ABC):
         self, now: float, limit: int, hold: float = 30.0
     ) -> builtins.list[DueEntry]:
         """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A critical section on ``name`` that excludes every process sharing this store.
+
+        The default covers one process only (right for in-memory storage); shared backends
+        override it. Never nest two of them: a holder must not wait for another name.
+        """
+        return self._locals().exclusive(name)
+
+    async def try_hold(self, name: str) -> HeldLock | None:
+        """Take the long-lived lock ``name`` if nobody holds it; ``None`` if someone does."""
+        return self._locals().try_hold(name)
+
+    def _locals(self) -> LocalLocks:
+        if self._local_locks is None:
+            self._local_locks = LocalLocks()
+        return self._local_locks

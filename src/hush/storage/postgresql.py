@@ -8,18 +8,21 @@ Errors never quote the connection string, which may contain a password.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from hush.storage.base import (
     DueEntry,
+    HeldLock,
     Storage,
     StorageError,
     TxnOp,
@@ -32,6 +35,14 @@ from hush.storage.base import (
 __all__ = ["PostgreSQLStorage"]
 
 _T = TypeVar("_T")
+# Dead peers are noticed by TCP keepalive within about 10 s even without a clean close.
+_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+              "keepalives_count": 3}  # fmt: skip
+# A request waits this long for a pooled connection before it answers 503 (database gone or
+# saturated) instead of hanging.
+_ACQUIRE_TIMEOUT = 5.0
+_LOCK_KEY = "SELECT hashtextextended(%s, 0)"
+
 _Conn = psycopg.AsyncConnection[TupleRow]
 
 # Unquoted-identifier characters only, and short enough that "<table>_due_by_time" stays within
@@ -107,7 +118,11 @@ class PostgreSQLStorage(Storage):
         self._min_size = min_size
         self._max_size = max_size
         self._timeout = timeout
+        self._acquire_timeout = min(timeout, _ACQUIRE_TIMEOUT)
         self._pool: AsyncConnectionPool[_Conn] | None = None
+        # Critical sections hold a connection while their body uses the main pool: a separate
+        # pool means lock holders can never starve the work they wait for.
+        self._lock_pool: AsyncConnectionPool[_Conn] | None = None
         names = {
             "kv": sql.Identifier(table),
             "due": sql.Identifier(f"{table}_due"),
@@ -135,13 +150,26 @@ class PostgreSQLStorage(Storage):
             self._dsn,
             min_size=self._min_size,
             max_size=self._max_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, **_KEEPALIVE},
             timeout=self._timeout,
             open=False,
             name=f"hush-{self._table}",
+            # A connection broken while idle (PostgreSQL restarted) is replaced, not handed out.
+            check=AsyncConnectionPool.check_connection,
+        )
+        self._lock_pool = AsyncConnectionPool(
+            self._dsn,
+            min_size=1,
+            max_size=self._max_size,
+            kwargs={"autocommit": True, **_KEEPALIVE},
+            timeout=self._timeout,
+            open=False,
+            name=f"hush-{self._table}-locks",
+            check=AsyncConnectionPool.check_connection,
         )
         try:
             await self._pool.open(wait=True, timeout=self._timeout)
+            await self._lock_pool.open(wait=True, timeout=self._timeout)
             await self._run("open", self._create_schema)
         except psycopg.Error as exc:
             await self.close()
@@ -152,9 +180,10 @@ class PostgreSQLStorage(Storage):
 
     async def close(self) -> None:
         """Close every pooled connection; safe to call twice."""
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+        for pool in (self._pool, self._lock_pool):
+            if pool is not None:
+                await pool.close()
+        self._pool = self._lock_pool = None
 
     async def get(self, key: str) -> bytes | None:
         """Return the value under ``key`` or ``None``."""
@@ -216,6 +245,54 @@ class PostgreSQLStorage(Storage):
         # RETURNING does not keep the CTE's order.
         return sorted(entries, key=lambda entry: (entry.due_at, entry.key))
 
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A transaction-scoped advisory lock on ``name``: excludes every node on this database."""
+        return self._exclusive(name)
+
+    @asynccontextmanager
+    async def _exclusive(self, name: str) -> AsyncIterator[None]:
+        # The process-local stripe first, so one node's contenders queue in memory instead of
+        # each holding a pooled connection while they wait.
+        async with self._locals().exclusive(name):
+            if self._lock_pool is None:
+                raise StorageError("postgresql storage is not open")
+            try:
+                async with (
+                    self._lock_pool.connection(timeout=self._acquire_timeout) as conn,
+                    conn.transaction(),
+                ):
+                    await conn.execute(
+                        "SELECT pg_advisory_xact_lock((" + _LOCK_KEY + "))", (self._lock(name),)
+                    )
+                    yield
+            except psycopg.Error as exc:
+                raise _storage_error("lock", exc) from None
+
+    async def try_hold(self, name: str) -> HeldLock | None:
+        """A session advisory lock on a dedicated connection; dies with the connection."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                make_conninfo(self._dsn, connect_timeout=5, **_KEEPALIVE), autocommit=True
+            )
+        except psycopg.Error as exc:
+            raise _storage_error("lock", exc) from None
+        try:
+            cursor = await conn.execute(
+                "SELECT pg_try_advisory_lock((" + _LOCK_KEY + "))", (self._lock(name),)
+            )
+            row = await cursor.fetchone()
+        except psycopg.Error as exc:
+            await conn.close()
+            raise _storage_error("lock", exc) from None
+        if row is None or not row[0]:
+            await conn.close()
+            return None
+        return _SessionLock(conn)
+
+    def _lock(self, name: str) -> str:
+        # Scoped by table, so two stores in one database never share locks.
+        return f"hush:{self._table}:{name}"
+
     async def _create_schema(self, conn: _Conn) -> None:
         async with conn.transaction():
             # Serialise concurrent first starts: simultaneous CREATE TABLE IF NOT EXISTS can still
@@ -241,10 +318,35 @@ class PostgreSQLStorage(Storage):
         if self._pool is None:
             raise StorageError("postgresql storage is not open")
         try:
-            async with self._pool.connection() as conn:
+            async with self._pool.connection(timeout=self._acquire_timeout) as conn:
                 return await work(conn)
         except psycopg.Error as exc:
             raise _storage_error(operation, exc) from None
+
+
+class _SessionLock(HeldLock):
+    """A session-level advisory lock; PostgreSQL releases it when the connection closes."""
+
+    def __init__(self, conn: _Conn) -> None:
+        self._conn: _Conn | None = conn
+
+    async def alive(self) -> bool:
+        """Probe the connection: a lock on a dead connection has already been released."""
+        if self._conn is None or self._conn.closed:
+            return False
+        try:
+            await self._conn.execute("SELECT 1")
+        except psycopg.Error:
+            await self.release()
+            return False
+        return True
+
+    async def release(self) -> None:
+        """Close the connection, which releases the lock."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                await conn.close()
 
 
 def _storage_error(operation: str, exc: psycopg.Error) -> StorageError:
