@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
 
@@ -139,6 +140,10 @@ async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> N
     core.unauthenticated_metrics = listen.unauthenticated_metrics_access
     # What sys/leader and sys/ha-status tell clients to use for this node.
     core.node.api_address = listen.api_addr or listen.url
+    # How often background work ticks (seconds); tests shorten it to observe takeovers quickly.
+    interval = os.environ.get("HUSH_SCHEDULER_INTERVAL")
+    if interval:
+        core.scheduler.interval = max(0.1, float(interval))
     await core.open()
     try:
         dev_info = await _dev_setup(core, dev) if dev is not None else None
