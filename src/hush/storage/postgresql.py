@@ -41,6 +41,9 @@ _KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
 # A request waits this long for a pooled connection before it answers 503 (database gone or
 # saturated) instead of hanging.
 _ACQUIRE_TIMEOUT = 5.0
+# After a connection failure, requests wait only this long (fast 503s during an outage) until a
+# statement succeeds again.
+_OUTAGE_ACQUIRE_TIMEOUT = 0.5
 _LOCK_KEY = "SELECT hashtextextended(%s, 0)"
 
 _Conn = psycopg.AsyncConnection[TupleRow]
@@ -118,7 +121,8 @@ class PostgreSQLStorage(Storage):
         self._min_size = min_size
         self._max_size = max_size
         self._timeout = timeout
-        self._acquire_timeout = min(timeout, _ACQUIRE_TIMEOUT)
+        self._normal_acquire_timeout = min(timeout, _ACQUIRE_TIMEOUT)
+        self._unreachable = False
         self._pool: AsyncConnectionPool[_Conn] | None = None
         # Critical sections hold a connection while their body uses the main pool: a separate
         # pool means lock holders can never starve the work they wait for.
@@ -319,9 +323,18 @@ class PostgreSQLStorage(Storage):
             raise StorageError("postgresql storage is not open")
         try:
             async with self._pool.connection(timeout=self._acquire_timeout) as conn:
-                return await work(conn)
+                result = await work(conn)
+        except psycopg.OperationalError as exc:
+            self._unreachable = True
+            raise _storage_error(operation, exc) from None
         except psycopg.Error as exc:
             raise _storage_error(operation, exc) from None
+        self._unreachable = False
+        return result
+
+    @property
+    def _acquire_timeout(self) -> float:
+        return _OUTAGE_ACQUIRE_TIMEOUT if self._unreachable else self._normal_acquire_timeout
 
 
 class _SessionLock(HeldLock):
