@@ -88,6 +88,8 @@ class ThrowawayPostgres:
         return ["runuser", "-u", "postgres", "--", *command] if self._as_postgres else command
 
     def _run(self, tool: str, *args: str) -> None:
-        result = subprocess.run(self._command(tool, *args), capture_output=True, text=True)
+        result = subprocess.run(
+            self._command(tool, *args), capture_output=True, text=True, check=False
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{tool} failed: {result.stdout}{result.stderr}")
