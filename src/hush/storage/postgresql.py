@@ -7,6 +7,7 @@ Errors never quote the connection string, which may contain a password.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import contextlib
 import re
@@ -123,6 +124,7 @@ class PostgreSQLStorage(Storage):
         self._timeout = timeout
         self._normal_acquire_timeout = min(timeout, _ACQUIRE_TIMEOUT)
         self._unreachable = False
+        self._check_task: asyncio.Task[None] | None = None
         self._pool: AsyncConnectionPool[_Conn] | None = None
         # Critical sections hold a connection while their body uses the main pool: a separate
         # pool means lock holders can never starve the work they wait for.
@@ -158,8 +160,6 @@ class PostgreSQLStorage(Storage):
             timeout=self._timeout,
             open=False,
             name=f"hush-{self._table}",
-            # A connection broken while idle (PostgreSQL restarted) is replaced, not handed out.
-            check=AsyncConnectionPool.check_connection,
         )
         self._lock_pool = AsyncConnectionPool(
             self._dsn,
@@ -169,7 +169,6 @@ class PostgreSQLStorage(Storage):
             timeout=self._timeout,
             open=False,
             name=f"hush-{self._table}-locks",
-            check=AsyncConnectionPool.check_connection,
         )
         try:
             await self._pool.open(wait=True, timeout=self._timeout)
@@ -269,6 +268,9 @@ class PostgreSQLStorage(Storage):
                         "SELECT pg_advisory_xact_lock((" + _LOCK_KEY + "))", (self._lock(name),)
                     )
                     yield
+            except psycopg.OperationalError as exc:
+                self._outage()
+                raise _storage_error("lock", exc) from None
             except psycopg.Error as exc:
                 raise _storage_error("lock", exc) from None
 
@@ -325,16 +327,34 @@ class PostgreSQLStorage(Storage):
             async with self._pool.connection(timeout=self._acquire_timeout) as conn:
                 result = await work(conn)
         except psycopg.OperationalError as exc:
-            self._unreachable = True
+            self._outage()
             raise _storage_error(operation, exc) from None
         except psycopg.Error as exc:
             raise _storage_error(operation, exc) from None
         self._unreachable = False
         return result
 
+    def _outage(self) -> None:
+        """A connection failed: answer fast from now on and weed out the other dead connections.
+
+        Connections are not probed on every checkout (that would double each request's round
+        trips); after a failure the idle ones are checked once in the background instead, so a
+        PostgreSQL restart costs a few 503s, not one per pooled connection.
+        """
+        self._unreachable = True
+        if self._check_task is None or self._check_task.done():
+            pools = [p for p in (self._pool, self._lock_pool) if p is not None]
+            self._check_task = asyncio.get_running_loop().create_task(_check_pools(pools))
+
     @property
     def _acquire_timeout(self) -> float:
         return _OUTAGE_ACQUIRE_TIMEOUT if self._unreachable else self._normal_acquire_timeout
+
+
+async def _check_pools(pools: builtins.list[AsyncConnectionPool[_Conn]]) -> None:
+    for pool in pools:
+        with contextlib.suppress(Exception):
+            await pool.check()
 
 
 class _SessionLock(HeldLock):
