@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 __all__ = ["server_command"]
+
+if TYPE_CHECKING:
+    from hush.server.config import ServerConfig
+    from hush.server.runtime import ListenOptions
 
 
 def _split_address(address: str) -> tuple[str, int]:
@@ -58,6 +63,15 @@ def _split_address(address: str) -> tuple[str, int]:
     help="Mount KV version 1 at secret/ in dev mode (default: version 2, as Vault).",
 )
 @click.option(
+    "-workers",
+    "--workers",
+    "workers",
+    default=None,
+    type=click.IntRange(0, 256),
+    help="Worker processes sharing the listener (0: one per core). Overrides `workers` in the "
+    "config file; default 1. Not used in dev mode.",
+)
+@click.option(
     "-config",
     "--config",
     "config_path",
@@ -72,6 +86,7 @@ def server_command(
     dev_storage: str,
     dev_storage_path: str | None,
     dev_kv_v1: bool,
+    workers: int | None,
     config_path: str | None,
 ) -> None:
     """Start a Hush server."""
@@ -115,18 +130,54 @@ def server_command(
                 )
                 sys.exit(1)
     host, port = _split_address(listener.address)
+    listen = ListenOptions(
+        host=host,
+        port=port,
+        tls_cert_file=None if listener.tls_disable else listener.tls_cert_file,
+        tls_key_file=None if listener.tls_disable else listener.tls_key_file,
+        max_request_size=listener.max_request_size,
+        unauthenticated_metrics_access=listener.unauthenticated_metrics_access,
+        api_addr=config.api_addr,
+    )
+    count = workers if workers is not None else (config.workers or 1)
+    if count != 1:
+        _serve_workers(config.storage.kind, dict(config.storage.options), listen, config, count)
+        return
     core = build_core(config.storage.kind, dict(config.storage.options))
     serve(
         core,
-        ListenOptions(
-            host=host,
-            port=port,
-            tls_cert_file=None if listener.tls_disable else listener.tls_cert_file,
-            tls_key_file=None if listener.tls_disable else listener.tls_key_file,
-            max_request_size=listener.max_request_size,
-            unauthenticated_metrics_access=listener.unauthenticated_metrics_access,
-            api_addr=config.api_addr,
-        ),
+        listen,
         log_level=config.log_level,
         log_format=config.log_format,
     )
+
+
+def _serve_workers(
+    kind: str,
+    options: dict[str, str],
+    listen: ListenOptions,
+    config: ServerConfig,
+    count: int,
+) -> None:
+    """Run a supervisor with ``count`` worker processes (0: one per core)."""
+    from hush.server.process import WorkerSpec, default_workers, run_workers
+
+    if kind in ("inmem", "memory"):
+        raise click.UsageError(
+            "in-memory storage cannot be shared by worker processes; use -workers=1"
+        )
+    workers = count or default_workers()
+    spec = WorkerSpec(kind, options, listen, config.log_level, config.log_format)
+    banner = "\n".join(
+        [
+            "==> Hush server configuration:",
+            "",
+            f"             Api Address: {listen.url}",
+            f"                 Storage: {kind}",
+            f"                 Workers: {workers}",
+            f"                 Version: Hush {__import__('hush').__version__}",
+            "",
+            "==> Hush server started! Log data will stream in below:",
+        ]
+    )
+    run_workers(spec, workers, banner)

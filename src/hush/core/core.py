@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +46,7 @@ from hush.framework.backend import Backend, PreparedCall
 from hush.framework.registry import Registry
 from hush.storage.base import Storage, TxnOp
 
-__all__ = ["SEALED_PATHS", "ClusterInfo", "Core", "InitResult"]
+__all__ = ["SEALED_PATHS", "ClusterInfo", "Core", "InitResult", "RelayedProgress"]
 
 CLUSTER_INFO_PATH = "core/cluster"
 # System paths answered while sealed (Vault's behaviour); everything else gets 503.
@@ -79,6 +79,16 @@ class _AuditContext:
     mount_type: str
     request_keys: frozenset[str]
     response_keys: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RelayedProgress:
+    """A multi-process node's unseal progress, as its supervisor answers one relayed share."""
+
+    progress: int
+    nonce: str
+    key: SecretBytes | None
+    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +144,16 @@ class Core:
             storage, StorageView(self.barrier, "sys/"), lambda: __import__("hush").__version__
         )
         self.node.background.append(self.scheduler)
+        # Told about every unseal (with the unseal key) and every seal this node performs on its
+        # own initiative: a multi-process node's supervisor hands them to the other workers.
+        self.unseal_listeners: list[Callable[[SecretBytes], None]] = []
+        self.seal_listeners: list[Callable[[], None]] = []
+        # Set in a worker process: shares are collected by the supervisor for the whole node.
+        self.share_relay: Callable[[SecretBytes, int, int], Awaitable[RelayedProgress]] | None = (
+            None
+        )
+        self.relayed_progress: tuple[int, str] | None = None
+        self.unseal_reset_listeners: list[Callable[[], None]] = []
         self.seal_config: SealConfig | None = None
         self.cluster: ClusterInfo | None = None
         self.unseal_progress: ShareCollector | None = None
@@ -157,8 +177,8 @@ class Core:
         self.seal_config = SealConfig.from_json(blob) if blob else None
 
     async def close(self) -> None:
-        """Seal and close storage."""
-        await self.seal()
+        """Seal and close storage (a shutdown, not announced to seal listeners)."""
+        await self.seal(announce=False)
         await self.storage.close()
 
     @property
@@ -199,15 +219,18 @@ class Core:
                 self.tokens.teardown()
             return InitResult(parts, root_token)
 
-    async def unseal_with_key(self, unseal_key: SecretBytes) -> None:
+    async def unseal_with_key(self, unseal_key: SecretBytes, *, announce: bool = True) -> None:
         """Unseal with the combined unseal key and bring mounts and tokens up."""
         await self.barrier.unseal(unseal_key)
         try:
             await self._post_unseal()
         except Exception:
-            await self.seal()
+            await self.seal(announce=False)
             raise
         self.metrics.sealed.set(0)
+        if announce:
+            for listener in self.unseal_listeners:
+                listener(unseal_key)
 
     async def _post_unseal(self) -> None:
         # Read before loading anything: a change landing meanwhile makes the next request
@@ -236,6 +259,9 @@ class Core:
                 raise NotInitialized
             if not self.sealed:
                 return
+            if self.share_relay is not None:
+                await self._submit_relayed_share(share)
+                return
             progress = self.unseal_progress or ShareCollector(
                 self.seal_config.secret_threshold, self.seal_config.share_length
             )
@@ -254,12 +280,43 @@ class Core:
                     "unseal progress was reset"
                 ) from None
 
+    async def _submit_relayed_share(self, share: SecretBytes) -> None:
+        """Hand the share to the supervisor, which keeps the node's progress (under ``_lock``)."""
+        assert self.share_relay is not None and self.seal_config is not None
+        config = self.seal_config
+        result = await self.share_relay(share, config.secret_threshold, config.share_length)
+        self.relayed_progress = (result.progress, result.nonce) if result.progress else None
+        if result.error is not None:
+            raise InvalidRequest(result.error)
+        if result.key is None:
+            return
+        self.relayed_progress = None
+        try:
+            await self.unseal_with_key(result.key)
+        except DecryptionError:
+            raise InvalidRequest(
+                "Error unsealing: the key shares do not combine to this store's unseal key; "
+                "unseal progress was reset"
+            ) from None
+
+    async def unseal_from_peer(self, unseal_key: SecretBytes) -> None:
+        """Unseal with a key another worker of this node unsealed with (no-op if unsealed)."""
+        async with self._lock:
+            if self.sealed:
+                await self.unseal_with_key(unseal_key, announce=False)
+
     def reset_unseal(self) -> None:
         """Discard the shares collected so far."""
         self.unseal_progress = None
+        self.relayed_progress = None
+        for listener in self.unseal_reset_listeners:
+            listener()
 
-    async def seal(self) -> None:
+    async def seal(self, *, announce: bool = True) -> None:
         """Drop every key and stop all backends (audit devices checkpoint first)."""
+        if announce:
+            for listener in self.seal_listeners:
+                listener()
         async with self._lock:
             await self.node.stop()
             await self.scheduler.stop()

@@ -37,11 +37,12 @@ __all__ = [
 
 _DEFAULT_ADDRESS = "127.0.0.1:8200"
 _DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
-_DEFAULT_LEASE_TTL = 768 * 3600  # Vault's default and max lease TTL: 32 days.
+_DEFAULT_LEASE_TTL = 768 * 3600
+_MAX_WORKERS = 256  # Vault's default and max lease TTL: 32 days.
 
 _TOP_LEVEL_VALUES = frozenset(
     {"ui", "api_addr", "cluster_addr", "log_level", "log_format", "disable_mlock",
-     "default_lease_ttl", "max_lease_ttl", "cluster_name"}
+     "default_lease_ttl", "max_lease_ttl", "cluster_name", "workers"}
 )  # fmt: skip
 # Vault keys Hush knows about but does not implement; they fail loudly instead of being ignored.
 _UNSUPPORTED_TOP_LEVEL = frozenset(
@@ -140,6 +141,8 @@ class ServerConfig:
     max_lease_ttl: int
     cluster_name: str | None
     disable_mlock: bool
+    # Worker processes sharing the listener; 0 means "not set" (the server picks the default).
+    workers: int = 0
 
 
 def load_config(path: str | Path) -> ServerConfig:
@@ -368,7 +371,19 @@ def _server_config(items: tuple[_Attr | _Block, ...]) -> ServerConfig:
         max_lease_ttl=max_ttl,
         cluster_name=_string(values.get("cluster_name")),
         disable_mlock=_bool(values.get("disable_mlock"), default=False),  # accepted, ignored
+        workers=_workers(values.get("workers")),
     )
+
+
+def _workers(attr: _Attr | None) -> int:
+    if attr is None:
+        return 0
+    value = _scalar(attr)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_WORKERS:
+        raise _bad(attr, f"must be a number of processes from 1 to {_MAX_WORKERS}")
+    return value
 
 
 def _collect(

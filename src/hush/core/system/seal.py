@@ -34,14 +34,15 @@ def seal_status(core: Core) -> dict[str, Any]:
     """The seal-status body Vault returns from ``sys/seal-status`` and ``sys/unseal``."""
     config = core.seal_config
     progress = core.unseal_progress
+    relayed = core.relayed_progress or (0, "")
     body: dict[str, Any] = {
         "type": "shamir",
         "initialized": config is not None,
         "sealed": core.sealed,
         "t": config.secret_threshold if config else 0,
         "n": config.secret_shares if config else 0,
-        "progress": progress.progress if progress else 0,
-        "nonce": progress.nonce if progress else "",
+        "progress": progress.progress if progress else relayed[0],
+        "nonce": progress.nonce if progress else relayed[1],
         "version": version_string(),
         "build_date": "",
         "migration": False,
