@@ -14,7 +14,8 @@ share it (the kernel hands each new connection to one of them). Each worker is a
 
 The key never reaches a file, an environment variable, a command line or the storage. SIGTERM
 (or SIGINT) to the supervisor is passed to every worker, which stops accepting connections and
-finishes the requests in flight (uvicorn's graceful shutdown) before it exits.
+finishes the requests in flight (uvicorn's graceful shutdown) before it exits; SIGHUP is passed
+on too (every worker reopens its audit files).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class _Supervisor:
         """Supervise until a stop signal, then wait for the workers to drain and exit."""
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, self._forward_hangup)
         while not self._stopping or self._workers:
             if not self._stopping:
                 self._start_missing()
@@ -121,6 +123,13 @@ class _Supervisor:
             if worker.process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(worker.process.pid, signal.SIGTERM)
+
+    def _forward_hangup(self, signum: int, frame: FrameType | None) -> None:
+        # SIGHUP means "reopen audit files" (log rotation): every worker has its own handles.
+        for worker in self._workers.values():
+            if worker.process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.process.pid, signal.SIGHUP)
 
     def _reap_after_stop(self) -> None:
         if time.monotonic() < self._stop_deadline:
