@@ -138,3 +138,18 @@ def test_ha_status_and_leader_list_every_node(three_nodes: Cluster) -> None:
     assert all(leader["ha_enabled"] for leader in leaders)
     assert sum(1 for leader in leaders if leader["is_self"]) == 1
     assert {leader["leader_address"] for leader in leaders} <= urls
+
+
+def test_transit_key_rotated_on_one_node_is_current_on_another(three_nodes: Cluster) -> None:
+    one, two, _ = (node.client() for node in three_nodes.nodes)
+    one.sys.enable_secrets_engine("transit")
+    one.secrets.transit.create_key("app")
+    two.secrets.transit.encrypt_data("app", "aGVsbG8=")  # node 2 has version 1 cached now
+    one.secrets.transit.rotate_key("app")
+    sealed = two.secrets.transit.encrypt_data("app", "aGVsbG8=")["data"]["ciphertext"]
+    assert sealed.startswith("vault:v2:")
+    assert one.secrets.transit.decrypt_data("app", sealed)["data"]["plaintext"] == "aGVsbG8="
+    one.secrets.transit.update_key_configuration("app", deletion_allowed=True)
+    one.secrets.transit.delete_key("app")
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        two.secrets.transit.read_key("app")
