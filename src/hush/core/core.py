@@ -147,7 +147,7 @@ class Core:
         # Told about every unseal (with the unseal key) and every seal this node performs on its
         # own initiative: a multi-process node's supervisor hands them to the other workers.
         self.unseal_listeners: list[Callable[[SecretBytes], None]] = []
-        self.seal_listeners: list[Callable[[], None]] = []
+        self.seal_listeners: list[Callable[[], Awaitable[None]]] = []
         # Set in a worker process: shares are collected by the supervisor for the whole node.
         self.share_relay: Callable[[SecretBytes, int, int], Awaitable[RelayedProgress]] | None = (
             None
@@ -315,8 +315,8 @@ class Core:
     async def seal(self, *, announce: bool = True) -> None:
         """Drop every key and stop all backends (audit devices checkpoint first)."""
         if announce:
-            for listener in self.seal_listeners:
-                listener()
+            for seal_listener in self.seal_listeners:
+                await seal_listener()
         async with self._lock:
             await self.node.stop()
             await self.scheduler.stop()

@@ -87,6 +87,14 @@ class _Worker:
     started: float = field(default_factory=time.monotonic)
 
 
+@dataclass
+class _SealWait:
+    """A worker's sys/seal waiting for the other workers (by index) to confirm their seal."""
+
+    requester: int
+    pending: set[int]
+
+
 class _Supervisor:
     """Starts, links and replaces workers; relays unseal keys, shares and seals between them."""
 
@@ -100,6 +108,7 @@ class _Supervisor:
         self._key: SecretBytes | None = None
         self._shares = RelayedShares()
         self._stopping = False
+        self._seal_waits: list[_SealWait] = []
 
     def run(self) -> None:
         """Supervise until a stop signal, then wait for the workers to drain and exit."""
@@ -188,6 +197,10 @@ class _Supervisor:
     def _forget(self, worker: _Worker) -> None:
         self._workers.pop(worker.index, None)
         worker.conn.close()
+        # A dead worker holds no keys: it counts as sealed for anyone waiting on it.
+        for wait in self._seal_waits:
+            wait.pending.discard(worker.index)
+        self._settle_seal_waits()
 
     def _read(self, worker: _Worker) -> None:
         while True:
@@ -211,12 +224,26 @@ class _Supervisor:
         elif kind == "sealed":
             self._key = None
             self._shares.reset()
+            others = {other.index for other in self._workers.values() if other is not worker}
+            self._seal_waits.append(_SealWait(worker.index, others))
             self._broadcast(("seal",), skip=worker)
-            self._send(worker, ("sealed-all",))
+            self._settle_seal_waits()
+        elif kind == "seal-done":
+            for wait in self._seal_waits:
+                wait.pending.discard(worker.index)
+            self._settle_seal_waits()
         elif kind == "share":
             self._send(worker, ("share-progress", *self._shares.add(message[1:])))
         elif kind == "share-reset":
             self._shares.reset()
+
+    def _settle_seal_waits(self) -> None:
+        """Tell each worker whose sys/seal is waiting that every other worker is sealed."""
+        for wait in [w for w in self._seal_waits if not w.pending]:
+            self._seal_waits.remove(wait)
+            requester = self._workers.get(wait.requester)
+            if requester is not None:
+                self._send(requester, ("sealed-all",))
 
     def _broadcast(self, message: tuple[Any, ...], skip: _Worker | None) -> None:
         for other in self._workers.values():

@@ -71,6 +71,7 @@ class SupervisorLink:
         self._conn = conn
         self._on_lost = on_lost
         self._pending: asyncio.Future[tuple[Any, ...]] | None = None
+        self._seal_waiter: asyncio.Future[tuple[Any, ...]] | None = None
         self._relay_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._attached = False
@@ -105,8 +106,18 @@ class SupervisorLink:
     def _unsealed(self, key: SecretBytes) -> None:
         self._send(("unsealed", key.reveal()))
 
-    def _sealed(self) -> None:
+    async def _sealed(self) -> None:
+        # Wait until the supervisor reports every other worker sealed, so sys/seal returns
+        # only once the whole node is sealed (bounded: a stuck worker is killed, not waited on).
+        future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+        self._seal_waiter = future
         self._send(("sealed",))
+        try:
+            await asyncio.wait_for(future, _RELAY_TIMEOUT)
+        except TimeoutError:
+            log.error("not every worker confirmed the seal in time")
+        finally:
+            self._seal_waiter = None
 
     def _reset(self) -> None:
         self._send(("share-reset",))
@@ -147,7 +158,20 @@ class SupervisorLink:
         elif kind == "unseal":
             self._spawn(self._core.unseal_from_peer(SecretBytes(bytes(message[1]))))
         elif kind == "seal":
-            self._spawn(self._core.seal(announce=False))
+            self._spawn(self._seal_for_peer())
+        elif kind == "sealed-all":
+            self._release_seal_waiter()
+
+    def _release_seal_waiter(self) -> None:
+        waiter = self._seal_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(())
+
+    async def _seal_for_peer(self) -> None:
+        try:
+            await self._core.seal(announce=False)
+        finally:
+            self._send(("seal-done",))
 
     def _spawn(self, work: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._quietly(work))
