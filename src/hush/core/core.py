@@ -421,7 +421,10 @@ class Core:
         is_sys = path == "sys" or path.startswith("sys/")
         if self.sealed and not (is_sys and path[4:] in SEALED_PATHS):
             raise Sealed
-        epoch = None if self.sealed else await self.sync_cluster()
+        # The seal-lifecycle endpoints answer from memory (as Vault's do): health checks keep
+        # working, and cost nothing, while storage is away.
+        lifecycle = is_sys and path[4:] in SEALED_PATHS
+        epoch = None if self.sealed or lifecycle else await self.sync_cluster()
         routed = self._route(path)
         audit = _AuditContext(
             routed[0].type_name if routed is not None else "", *self._non_hmac_keys(routed)
