@@ -194,7 +194,8 @@ class Core:
     async def initialize(self, shares: int, threshold: int) -> InitResult:
         """Create keys and the first root token; the node stays sealed, as Vault's does."""
         validate_split(shares, threshold)
-        async with self._lock:
+        # Store-wide: two nodes (or workers) initialising at once must not both write keys.
+        async with self._lock, self.storage.exclusive(SEAL_CONFIG_PATH):
             if self.seal_config is not None or await self.barrier.initialized():
                 raise AlreadyInitialized("Vault is already initialized")
             from hush.barrier import shamir
@@ -337,6 +338,9 @@ class Core:
             [TxnOp("put", SEAL_CONFIG_PATH, config.to_json()), *self.barrier.rekey_ops(unseal_key)]
         )
         self.seal_config = config
+        # A worker's supervisor must unseal replacement workers with the new key from now on.
+        for listener in self.unseal_listeners:
+            listener(unseal_key)
 
     def init_response(self, result: InitResult) -> dict[str, object]:
         """``sys/init``'s answer body."""
