@@ -121,11 +121,13 @@ def _crash_cycles(server: HushProcess) -> None:
     assert sum(versions.values()) > CYCLES
 
 
+@pytest.mark.timeout(max(300, CYCLES * 30))
 def test_kill_9_cycles_under_concurrent_writes_on_sqlite(sealed_server: ServerFactory) -> None:
     _crash_cycles(sealed_server("sqlite"))
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(max(300, CYCLES * 30))
 def test_kill_9_cycles_under_concurrent_writes_on_postgresql(
     sealed_server: ServerFactory, pg_dsn: str, pg_table: str
 ) -> None:
