@@ -410,3 +410,15 @@ def test_open_storage_reads_pg_dsn_from_environment(monkeypatch: pytest.MonkeyPa
 def test_open_storage_rejects_bad_config(kind: str, options: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         open_storage(kind, options)
+
+
+def test_get_many_returns_values_in_order_with_none_for_missing(backend: Backend) -> None:
+    put_all(backend, ["a/1", "b"], b"x")
+    backend.run(backend.store.put("b", b"y"))
+    assert backend.run(backend.store.get_many(["b", "missing", "a/1", "b"])) == [
+        b"y",
+        None,
+        b"x",
+        b"y",
+    ]
+    assert backend.run(backend.store.get_many([])) == []

@@ -178,16 +178,29 @@ class Barrier:
 
     async def get(self, path: str) -> bytes | None:
         """Read and decrypt ``path``; ``None`` if absent."""
-        keyring, _ = self._require_keys()
+        self._require_keys()
         blob = await self._storage.get(_checked(path))
         if blob is None:
             return None
+        return await self._decrypt(path, blob)
+
+    async def _decrypt(self, path: str, blob: bytes) -> bytes:
+        keyring, _ = self._require_keys()
         term = _term(blob)
         if term is not None and keyring.key_for(term) is None:
             # Written under a term another node added with sys/rotate: pick the keyring up.
             await self.reload_keyring()
             keyring, _ = self._require_keys()
         return _open(keyring, path, blob)
+
+    async def get_many(self, paths: Sequence[str]) -> builtins.list[bytes | None]:
+        """Read and decrypt several paths in one storage round trip (where the backend can)."""
+        self._require_keys()
+        blobs = await self._storage.get_many([_checked(path) for path in paths])
+        return [
+            None if blob is None else await self._decrypt(path, blob)
+            for path, blob in zip(paths, blobs, strict=True)
+        ]
 
     async def put(self, path: str, value: bytes) -> None:
         """Encrypt ``value`` under the active term, bound to ``path``, and store it."""

@@ -21,7 +21,7 @@ import orjson
 from hush.barrier.barrier import SEAL_CONFIG_PATH, Barrier, BarrierKeyStatus
 from hush.barrier.view import StorageView
 from hush.core.acl import ACL
-from hush.core.epoch import AuthorisationEpoch, bump_op
+from hush.core.epoch import EPOCH_PATH, AuthorisationEpoch, bump_op, parse_epoch
 from hush.core.errors import (
     AlreadyInitialized,
     HushError,
@@ -39,7 +39,7 @@ from hush.core.mounts import AUTH_TABLE_PATH, MountEntry, MountTable
 from hush.core.request import Auth, Request, Response
 from hush.core.scheduler import Scheduler
 from hush.core.shares import SealConfig, ShareCollector, encode_shares, validate_split
-from hush.core.tokens import TokenEntry, TokenStore
+from hush.core.tokens import UNREAD, TokenEntry, TokenStore, Unread
 from hush.core.wrapping import wrap
 from hush.crypto import KEY_SIZE, DecryptionError, SecretBytes, random_bytes
 from hush.framework.backend import Backend, PreparedCall
@@ -49,6 +49,7 @@ from hush.storage.base import Storage, TxnOp
 __all__ = ["SEALED_PATHS", "ClusterInfo", "Core", "InitResult", "RelayedProgress"]
 
 CLUSTER_INFO_PATH = "core/cluster"
+TOKEN_VIEW_PREFIX = "sys/token/"
 # System paths answered while sealed (Vault's behaviour); everything else gets 503.
 SEALED_PATHS = frozenset({"init", "unseal", "seal-status", "health", "leader"})
 
@@ -119,7 +120,7 @@ class Core:
         self.storage = storage
         self.storage_type = storage_type
         self.barrier = Barrier(storage)
-        self.tokens = TokenStore(StorageView(self.barrier, "sys/token/"))
+        self.tokens = TokenStore(StorageView(self.barrier, TOKEN_VIEW_PREFIX))
         self.epoch = AuthorisationEpoch(self.barrier)
         self.mounts = MountTable(self.barrier, engines, commit=self.epoch.commit)
         self.auth_mounts = MountTable(
@@ -348,14 +349,15 @@ class Core:
 
     # -- cluster freshness -------------------------------------------------------------------
 
-    async def sync_cluster(self) -> int:
+    async def sync_cluster(self, known: int | None = None) -> int:
         """Read the authorisation epoch; if another node moved it, reload what it guards.
 
         One small read per request. Mount tables, auth methods, audit devices and the keyring
         are reloaded before the request is routed; policies and ACLs are checked against the
         returned value by the policy store. Tokens are never cached, so revocation needs nothing.
+        ``known`` is the epoch the caller just read (together with the token entry).
         """
-        epoch = await self.epoch.read()
+        epoch = await self.epoch.read() if known is None else known
         if epoch == self._seen_epoch:
             return epoch
         async with self._lock:
@@ -406,11 +408,16 @@ class Core:
         entry, backend, rest = found
         return backend, entry.path, rest
 
-    async def authenticate(self, request: Request) -> TokenEntry:
-        """The live token entry for the request's token, or 403."""
+    async def authenticate(
+        self, request: Request, stored: bytes | Unread | None = UNREAD
+    ) -> TokenEntry:
+        """The live token entry for the request's token, or 403.
+
+        ``stored`` is the token entry's stored value when the pipeline already read it.
+        """
         if request.client_token is None or len(request.client_token) == 0:
             raise PermissionDenied
-        entry = await self.tokens.lookup(request.client_token)
+        entry = await self.tokens.lookup(request.client_token, stored=stored)
         if entry is None or not _address_allowed(request.remote_addr, entry.bound_cidrs):
             raise PermissionDenied
         return entry
@@ -428,7 +435,11 @@ class Core:
         # The seal-lifecycle endpoints answer from memory (as Vault's do): health checks keep
         # working, and cost nothing, while storage is away.
         lifecycle = is_sys and path[4:] in SEALED_PATHS
-        epoch = None if self.sealed or lifecycle else await self.sync_cluster()
+        epoch: int | None = None
+        stored_token: bytes | Unread | None = UNREAD
+        if not (self.sealed or lifecycle):
+            raw_epoch, stored_token = await self._read_epoch_and_token(request)
+            epoch = await self.sync_cluster(parse_epoch(raw_epoch))
         routed = self._route(path)
         audit = _AuditContext(
             routed[0].type_name if routed is not None else "", *self._non_hmac_keys(routed)
@@ -446,7 +457,7 @@ class Core:
                 raise
             return await self._run_audited(request, audit, call)
         try:
-            call = await self._authorise(request, routed, epoch)
+            call = await self._authorise(request, routed, epoch, stored_token)
         except HushError as exc:
             await self._audit_outcome(request, audit, None, exc.message)
             raise
@@ -507,11 +518,26 @@ class Core:
             frozenset(config.get("audit_non_hmac_response_keys") or ()),
         )
 
+    async def _read_epoch_and_token(
+        self, request: Request
+    ) -> tuple[bytes | None, bytes | Unread | None]:
+        """The stored epoch and (for a service token) its entry, in one storage round trip."""
+        token = request.client_token
+        key = self.tokens.entry_key(token) if token is not None and len(token) > 0 else None
+        if key is None:
+            return await self.barrier.get(EPOCH_PATH), UNREAD
+        raw_epoch, stored = await self.barrier.get_many([EPOCH_PATH, TOKEN_VIEW_PREFIX + key])
+        return raw_epoch, stored
+
     async def _authorise(
-        self, request: Request, routed: tuple[Backend, str, str] | None, epoch: int | None
+        self,
+        request: Request,
+        routed: tuple[Backend, str, str] | None,
+        epoch: int | None,
+        stored_token: bytes | Unread | None = UNREAD,
     ) -> PreparedCall:
         """Token check, routing, validation and ACL; no side effects, so it can be refused."""
-        entry = await self.authenticate(request)
+        entry = await self.authenticate(request, stored_token)
         request.token_entry = entry
         request.auth = Auth(
             token_accessor=entry.accessor,

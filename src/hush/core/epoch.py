@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from hush.barrier.view import LogicalStorage
 from hush.storage.base import TxnOp
 
-__all__ = ["EPOCH_PATH", "AuthorisationEpoch"]
+__all__ = ["EPOCH_PATH", "AuthorisationEpoch", "bump_op", "parse_epoch", "prefixed"]
 
 EPOCH_PATH = "sys/policy/epoch"
 _JUMP_BITS = 62
@@ -33,12 +33,16 @@ class AuthorisationEpoch:
 
     async def read(self) -> int:
         """The current epoch (0 before the first change)."""
-        raw = await self._storage.get(EPOCH_PATH)
-        return int(raw.decode("ascii")) if raw else 0
+        return parse_epoch(await self._storage.get(EPOCH_PATH))
 
     async def commit(self, ops: Sequence[TxnOp], prefix: str = "") -> None:
         """Apply ``ops`` (keys relative to ``prefix``) and move the epoch, atomically."""
         await self._storage.transaction([*prefixed(ops, prefix), bump_op()])
+
+
+def parse_epoch(raw: bytes | None) -> int:
+    """The epoch stored as ``raw`` (0 when never written)."""
+    return int(raw.decode("ascii")) if raw else 0
 
 
 def bump_op() -> TxnOp:

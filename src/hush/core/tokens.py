@@ -36,7 +36,14 @@ from hush.crypto import (
 )
 from hush.storage.base import TxnOp
 
-__all__ = ["BATCH_TOKEN_PREFIX", "SERVICE_TOKEN_PREFIX", "TokenEntry", "TokenStore"]
+__all__ = [
+    "BATCH_TOKEN_PREFIX",
+    "SERVICE_TOKEN_PREFIX",
+    "UNREAD",
+    "TokenEntry",
+    "TokenStore",
+    "Unread",
+]
 
 SERVICE_TOKEN_PREFIX = "hss."
 BATCH_TOKEN_PREFIX = "hsb."
@@ -47,6 +54,13 @@ _ACCESSOR = "accessor/"
 _PARENT = "parent/"
 _BATCH_AAD = b"hush-batch-token-v1"
 _TXN_BATCH = 500
+
+
+class Unread:
+    """Marker type: the caller has not read the token entry (``None`` means "read, absent")."""
+
+
+UNREAD = Unread()
 
 
 @dataclass(slots=True)
@@ -200,15 +214,36 @@ class TokenStore:
 
     # -- lookup ------------------------------------------------------------------------------
 
-    async def _load(self, token_hash: str) -> TokenEntry | None:
-        blob = await self._storage.get(_ID + token_hash)
+    def entry_key(self, token: SecretBytes) -> str | None:
+        """The view-relative key of a service token's entry (``None`` for batch tokens).
+
+        Lets the core read the entry together with the authorisation epoch in one round trip.
+        """
+        if token.reveal().startswith(BATCH_TOKEN_PREFIX.encode()):
+            return None
+        return _ID + self.hash_token(token)
+
+    async def _load(
+        self, token_hash: str, stored: bytes | Unread | None = UNREAD
+    ) -> TokenEntry | None:
+        blob = await self._storage.get(_ID + token_hash) if isinstance(stored, Unread) else stored
         if blob is None:
             return None
         entry = TokenEntry.from_json(blob)
         return entry if constant_time_equal(entry.token_hash, token_hash) else None
 
-    async def lookup(self, token: SecretBytes, now: float | None = None) -> TokenEntry | None:
-        """The live entry for ``token``; ``None`` if unknown, expired (then revoked) or orphaned."""
+    async def lookup(
+        self,
+        token: SecretBytes,
+        now: float | None = None,
+        *,
+        stored: bytes | Unread | None = UNREAD,
+    ) -> TokenEntry | None:
+        """The live entry for ``token``; ``None`` if unknown, expired (then revoked) or orphaned.
+
+        ``stored`` is the entry's stored value when the caller already read it (see
+        :meth:`entry_key`); it applies to service tokens only.
+        """
         now = time.time() if now is None else now
         if token.reveal().startswith(BATCH_TOKEN_PREFIX.encode()):
             entry = self._open_batch(token)
@@ -217,10 +252,12 @@ class TokenStore:
             if entry.parent_hash and await self._live(entry.parent_hash, now) is None:
                 return None
             return entry
-        return await self._live(self.hash_token(token), now)
+        return await self._live(self.hash_token(token), now, stored)
 
-    async def _live(self, token_hash: str, now: float) -> TokenEntry | None:
-        entry = await self._load(token_hash)
+    async def _live(
+        self, token_hash: str, now: float, stored: bytes | Unread | None = UNREAD
+    ) -> TokenEntry | None:
+        entry = await self._load(token_hash, stored)
         if entry is None:
             return None
         if entry.expired(now):

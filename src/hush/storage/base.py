@@ -148,6 +148,11 @@ class Storage(abc.ABC):
     ) -> builtins.list[DueEntry]:
         """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
 
+    async def get_many(self, keys: Sequence[str]) -> builtins.list[bytes | None]:
+        """The values under ``keys``, in order (``None`` where absent); one round trip where the
+        backend can (the request pipeline reads the authorisation epoch and the token together)."""
+        return [await self.get(key) for key in keys]
+
     def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
         """A critical section on ``name`` that excludes every process sharing this store.
 

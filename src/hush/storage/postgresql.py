@@ -136,6 +136,7 @@ class PostgreSQLStorage(Storage):
         }
         self._schema = [sql.SQL(statement).format(**names) for statement in _SCHEMA]
         self._get = sql.SQL("SELECT value FROM {kv} WHERE key = %s").format(**names)
+        self._get_many = sql.SQL("SELECT key, value FROM {kv} WHERE key = ANY(%s)").format(**names)
         self._put = sql.SQL(
             "INSERT INTO {kv} (key, value) VALUES (%s, %s)"
             " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
@@ -193,6 +194,14 @@ class PostgreSQLStorage(Storage):
         validate_key(key)
         rows = await self._fetch("get", self._get, (key,))
         return None if not rows else bytes(rows[0][0])
+
+    async def get_many(self, keys: Sequence[str]) -> builtins.list[bytes | None]:
+        """The values under ``keys`` in one statement (``None`` where absent)."""
+        for key in keys:
+            validate_key(key)
+        rows = await self._fetch("get", self._get_many, (list(keys),))
+        found = {str(key): bytes(value) for key, value in rows}
+        return [found.get(key) for key in keys]
 
     async def put(self, key: str, value: bytes) -> None:
         """Store ``value`` under ``key``; returns after the commit."""
