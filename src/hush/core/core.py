@@ -11,17 +11,17 @@ import ipaddress
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from hush.barrier.barrier import SEAL_CONFIG_PATH, Barrier, BarrierKeyStatus
+from hush.barrier.barrier import SEAL_CONFIG_PATH, Barrier
 from hush.barrier.view import StorageView
 from hush.core.acl import ACL
-from hush.core.epoch import EPOCH_PATH, AuthorisationEpoch, bump_op, parse_epoch
+from hush.core.cluster_sync import ClusterSync
+from hush.core.epoch import AuthorisationEpoch
 from hush.core.errors import (
     AlreadyInitialized,
     HushError,
@@ -136,8 +136,6 @@ class Core:
             StorageView(self.barrier, "sys/audit/"),
             commit=lambda ops: self.epoch.commit(ops, "sys/audit/"),
         )
-        # The authorisation epoch this node's mount tables, audit devices and keyring match.
-        self._seen_epoch: int | None = None
         self.scheduler = Scheduler(
             lambda: [*self.mounts.backends.items(), *self.auth_mounts.backends.items()]
         )
@@ -168,6 +166,15 @@ class Core:
         self.started_at = time.time()
         self.remount_history: dict[str, tuple[str, str]] = {}
         self._lock = asyncio.Lock()
+        self.cluster_sync = ClusterSync(
+            barrier=self.barrier,
+            epoch=self.epoch,
+            tokens=self.tokens,
+            token_prefix=TOKEN_VIEW_PREFIX,
+            tables=(self.mounts, self.auth_mounts),
+            audit=self.audit,
+            lock=self._lock,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -237,7 +244,7 @@ class Core:
     async def _post_unseal(self) -> None:
         # Read before loading anything: a change landing meanwhile makes the next request
         # reload, never the other way round.
-        self._seen_epoch = await self.epoch.read()
+        await self.cluster_sync.mark_loaded()
         await self.tokens.setup()
         await self.policies.setup()
         await self.audit.setup()
@@ -330,7 +337,7 @@ class Core:
             self.barrier.seal()
             self.unseal_progress = None
             self.cluster = None
-            self._seen_epoch = None
+            self.cluster_sync.forget()
             self.metrics.sealed.set(1)
 
     async def replace_unseal_key(self, unseal_key: SecretBytes, config: SealConfig) -> None:
@@ -346,46 +353,6 @@ class Core:
     def init_response(self, result: InitResult) -> dict[str, object]:
         """``sys/init``'s answer body."""
         return {**encode_shares(result.shares), "root_token": result.root_token.reveal().decode()}
-
-    # -- cluster freshness -------------------------------------------------------------------
-
-    async def sync_cluster(self, known: int | None = None) -> int:
-        """Read the authorisation epoch; if another node moved it, reload what it guards.
-
-        One small read per request. Mount tables, auth methods, audit devices and the keyring
-        are reloaded before the request is routed; policies and ACLs are checked against the
-        returned value by the policy store. Tokens are never cached, so revocation needs nothing.
-        ``known`` is the epoch the caller just read (together with the token entry).
-        """
-        epoch = await self.epoch.read() if known is None else known
-        if epoch == self._seen_epoch:
-            return epoch
-        async with self._lock:
-            if self.sealed:
-                raise Sealed
-            epoch = await self.epoch.read()
-            if epoch != self._seen_epoch:
-                await self.barrier.reload_keyring()
-                await self.mounts.sync()
-                await self.auth_mounts.sync()
-                await self.audit.sync()
-                self._seen_epoch = epoch
-        return epoch
-
-    @asynccontextmanager
-    async def _changing(self, table: MountTable) -> AsyncIterator[None]:
-        """Hold the table's store-wide lock and start from the stored table (read-modify-write)."""
-        async with self._lock, self.barrier.exclusive(table.lock_name):
-            await table.sync()
-            yield
-
-    async def rotate_keyring(self) -> BarrierKeyStatus:
-        """Add a keyring term (``sys/rotate``); every node picks it up on its next request."""
-        bump = bump_op()
-        assert bump.value is not None
-        sealed_bump = TxnOp("put", bump.key, self.barrier.seal_value(bump.key, bump.value))
-        async with self._lock:
-            return await self.barrier.rotate(extra=[sealed_bump])
 
     # -- request pipeline --------------------------------------------------------------------
 
@@ -438,8 +405,8 @@ class Core:
         epoch: int | None = None
         stored_token: bytes | Unread | None = UNREAD
         if not (self.sealed or lifecycle):
-            raw_epoch, stored_token = await self._read_epoch_and_token(request)
-            epoch = await self.sync_cluster(parse_epoch(raw_epoch))
+            epoch, stored_token = await self.cluster_sync.read_epoch_and_token(request.client_token)
+            epoch = await self.cluster_sync.sync(epoch)
         routed = self._route(path)
         audit = _AuditContext(
             routed[0].type_name if routed is not None else "", *self._non_hmac_keys(routed)
@@ -518,17 +485,6 @@ class Core:
             frozenset(config.get("audit_non_hmac_response_keys") or ()),
         )
 
-    async def _read_epoch_and_token(
-        self, request: Request
-    ) -> tuple[bytes | None, bytes | Unread | None]:
-        """The stored epoch and (for a service token) its entry, in one storage round trip."""
-        token = request.client_token
-        key = self.tokens.entry_key(token) if token is not None and len(token) > 0 else None
-        if key is None:
-            return await self.barrier.get(EPOCH_PATH), UNREAD
-        raw_epoch, stored = await self.barrier.get_many([EPOCH_PATH, TOKEN_VIEW_PREFIX + key])
-        return raw_epoch, stored
-
     async def _authorise(
         self,
         request: Request,
@@ -570,7 +526,7 @@ class Core:
 
     async def mount(self, entry: MountEntry) -> None:
         """Enable a secrets engine."""
-        async with self._changing(self.mounts):
+        async with self.cluster_sync.changing(self.mounts):
             await self.mounts.mount(entry)
 
     async def tune_mount(
@@ -582,12 +538,12 @@ class Core:
         description: str | None,
     ) -> None:
         """Change a mount's settings (restarting its backend when options change)."""
-        async with self._changing(self.mounts):
+        async with self.cluster_sync.changing(self.mounts):
             await self.mounts.tune(path, config=config, options=options, description=description)
 
     async def remount(self, source: str, target: str) -> None:
         """Move a mount to a new path."""
-        async with self._changing(self.mounts):
+        async with self.cluster_sync.changing(self.mounts):
             await self.mounts.remount(source, target)
 
     async def optional_token(self, request: Request) -> TokenEntry | None:
@@ -598,22 +554,22 @@ class Core:
 
     async def mount_auth(self, entry: MountEntry) -> None:
         """Enable an auth method at ``auth/<entry.path>``."""
-        async with self._changing(self.auth_mounts):
+        async with self.cluster_sync.changing(self.auth_mounts):
             await self.auth_mounts.mount(entry)
 
     async def unmount_auth(self, path: str) -> bool:
         """Disable an auth method and delete its data."""
-        async with self._changing(self.auth_mounts):
+        async with self.cluster_sync.changing(self.auth_mounts):
             return await self.auth_mounts.unmount(path)
 
     async def tune_auth(
         self, path: str, *, config: dict[str, Any], description: str | None
     ) -> None:
         """Change an auth method's TTLs, description or lockout settings."""
-        async with self._changing(self.auth_mounts):
+        async with self.cluster_sync.changing(self.auth_mounts):
             await self.auth_mounts.tune(path, config=config, options=None, description=description)
 
     async def unmount(self, path: str) -> bool:
         """Disable a secrets engine and delete its data."""
-        async with self._changing(self.mounts):
+        async with self.cluster_sync.changing(self.mounts):
             return await self.mounts.unmount(path)

@@ -105,7 +105,7 @@ class KeyOperations:
 
         async def rotate(request: Request, fields: FieldData) -> None:
             """Add a new encryption key term; older terms still decrypt."""
-            await core.rotate_keyring()
+            await core.cluster_sync.rotate_keyring()
 
         async def rekey_status(request: Request, fields: FieldData) -> Response:
             """Progress of the rekey in progress, if any."""
