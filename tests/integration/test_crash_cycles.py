@@ -56,7 +56,10 @@ class _Writer:
                 if response.status_code == 400 and "check-and-set" in response.text:
                     # A write the kill cut off after it committed: its version is there, only
                     # the acknowledgement was lost. Carry on from the stored version.
-                    meta = http.get(f"/v1/secret/metadata/{name}")
+                    try:
+                        meta = http.get(f"/v1/secret/metadata/{name}")
+                    except httpx.TransportError:
+                        return  # killed while re-reading
                     self.versions[name] = int(meta.json()["data"]["current_version"])
                     continue
                 if response.status_code != 200:
