@@ -8,6 +8,7 @@ PYTEST_WORKERS ?= 2
 .PHONY: install run test test-fast lint format bench fuzz clean
 
 $(STAMP): pyproject.toml
+	@command -v softhsm2-util >/dev/null 2>&1 || apt-get install -y softhsm2 || (apt-get update && apt-get install -y softhsm2)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

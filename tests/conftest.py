@@ -8,13 +8,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
+import pymysql
 import pytest
 
+from tests.support.databases import MariaDBTarget, PostgresTarget, mariadb_target, postgres_target
+from tests.support.idp import LocalIdP
 from tests.support.server import HushProcess, free_port, start_hush, write_config
 
 PG_DSN = os.environ.get("HUSH_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_DSN = os.environ.get("HUSH_TEST_MARIADB_DSN", "mysql://root@127.0.0.1:3306/test")
 DEV_ROOT_TOKEN = "root"
+# The dev AWS key pair the aws_server fixture fixes with -dev-aws-access-key-id/-secret-access-key.
+DEV_AWS_ACCESS_KEY_ID = "AKIAHUSHTESTDEV00001"
+DEV_AWS_SECRET_ACCESS_KEY = "hushTestDevSecretKey0000000000000000000/"
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +35,40 @@ def pg_dsn() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return PG_DSN
+
+
+@pytest.fixture(scope="session")
+def mariadb_dsn() -> str:
+    """The MariaDB DSN (HUSH_TEST_MARIADB_DSN); unreachable means fail under CI, skip elsewhere."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(MARIADB_DSN)
+    try:
+        pymysql.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            connect_timeout=5,
+        ).close()
+    except pymysql.Error as exc:
+        message = f"MariaDB at HUSH_TEST_MARIADB_DSN is unreachable ({type(exc).__name__})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return MARIADB_DSN
+
+
+@pytest.fixture
+def pg_target(pg_dsn: str) -> Iterator[PostgresTarget]:
+    """A throwaway PostgreSQL database with a root-like user, dropped afterwards."""
+    yield from postgres_target(pg_dsn)
+
+
+@pytest.fixture
+def maria_target(mariadb_dsn: str) -> Iterator[MariaDBTarget]:
+    """A throwaway MariaDB database with a root-like user, dropped afterwards."""
+    yield from mariadb_target(mariadb_dsn)
 
 
 @pytest.fixture
@@ -61,6 +101,29 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HushProcess
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def aws_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HushProcess]:
+    """A SQLite dev server per module with the fixed dev AWS key pair (awssm/ mounted)."""
+    workdir = tmp_path_factory.mktemp("aws")
+    port = free_port()
+    server = start_hush(
+        workdir,
+        [
+            "-dev",
+            "-dev-storage=sqlite",
+            f"-dev-storage-path={workdir / 'hush.db'}",
+            f"-dev-root-token-id={DEV_ROOT_TOKEN}",
+            f"-dev-listen-address=127.0.0.1:{port}",
+            f"-dev-aws-access-key-id={DEV_AWS_ACCESS_KEY_ID}",
+            f"-dev-aws-secret-access-key={DEV_AWS_SECRET_ACCESS_KEY}",
+        ],
+        port=port,
+        root_token=DEV_ROOT_TOKEN,
+    )
+    yield server
+    server.stop()
+
+
 ServerFactory = Callable[..., HushProcess]
 
 
@@ -81,3 +144,11 @@ def sealed_server(tmp_path: Path) -> Iterator[ServerFactory]:
     yield factory
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def local_idp() -> Iterator[LocalIdP]:
+    """A local identity provider (JWKS, OIDC discovery, authorize/token endpoints) per module."""
+    idp = LocalIdP().start()
+    yield idp
+    idp.stop()

@@ -271,6 +271,40 @@ def test_claim_due_holds_entries_until_now_plus_hold(backend: Backend) -> None:
     assert [(e.key, e.due_at) for e in again] == [("lease/1", 130.0)]
 
 
+def test_claim_due_with_prefix_leaves_other_keys_alone(backend: Backend) -> None:
+    store = backend.store
+    for key, due_at in [("lease/a", 5.0), ("leasex", 1.0), ("rotate/b", 2.0), ("lease/b", 3.0)]:
+        backend.run(store.schedule(key, due_at))
+    claimed = backend.run(store.claim_due(10.0, 10, hold=100.0, prefix="lease/"))
+    assert [e.key for e in claimed] == ["lease/b", "lease/a"]
+    # Keys outside the prefix were neither returned nor pushed back.
+    others = backend.run(store.claim_due(10.0, 10))
+    assert [(e.key, e.due_at) for e in others] == [("leasex", 1.0), ("rotate/b", 2.0)]
+    assert backend.run(store.claim_due(10.0, 10, prefix="\U0010ffff")) == []
+
+
+def test_unschedule_many_removes_only_the_named_keys(backend: Backend) -> None:
+    store = backend.store
+    for number in range(5):
+        backend.run(store.schedule(f"many/{number}", float(number)))
+    backend.run(store.unschedule_many(["many/1", "many/3", "many/missing"]))
+    backend.run(store.unschedule_many([]))
+    assert [e.key for e in backend.run(store.claim_due(10.0, 10))] == ["many/0", "many/2", "many/4"]
+
+
+def test_claim_due_with_prefix_claims_only_that_owners_keys(backend: Backend) -> None:
+    store = backend.store
+    for key, due_at in [("sys/lease/1", 1.0), ("mnt/a/rot/x", 2.0), ("mnt/a0", 2.5)]:
+        backend.run(store.schedule(key, due_at))
+    backend.run(store.schedule("mnt/a/rot/y", 3.0))
+    backend.run(store.schedule("mnt/b/rot/z", 1.5))
+    claimed = backend.run(store.claim_due(10.0, 10, prefix="mnt/a/"))
+    assert [e.key for e in claimed] == ["mnt/a/rot/x", "mnt/a/rot/y"]
+    # Keys outside the prefix were neither returned nor held.
+    rest = backend.run(store.claim_due(10.0, 10))
+    assert [e.key for e in rest] == ["sys/lease/1", "mnt/b/rot/z", "mnt/a0"]
+
+
 def test_unschedule_removes_entry_and_missing_is_fine(backend: Backend) -> None:
     store = backend.store
     backend.run(store.schedule("k", 1.0))

@@ -62,7 +62,7 @@ def test_login_stores_token_0600_and_later_commands_use_it(root: HushCLI) -> Non
     assert bad.returncode == 2 and "permission denied" in bad.stderr
     assert "not-a-token" not in bad.stderr and helper.read_text() == DEV_ROOT_TOKEN
     other = anonymous("login", "-method=userpass")
-    assert other.returncode == 1 and "not supported yet" in other.stderr
+    assert other.returncode == 1 and "'username' must be specified" in other.stderr
     assert anonymous("login").returncode == 1  # no token and stdin is not a terminal
 
 

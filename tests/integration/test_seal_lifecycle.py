@@ -204,3 +204,12 @@ def test_generate_root_with_operator_otp_and_cancel(sealed_server: ServerFactory
     with pytest.raises(hvac.exceptions.InvalidRequest) as info:
         client.sys.start_root_token_generation(otp="short")
     assert "OTP" in str(info.value)
+
+
+def test_rekey_recovery_key_on_a_shamir_store_is_refused(sealed_server: ServerFactory) -> None:
+    server = sealed_server("inmem")
+    result = _init(server.client(), 1, 1)
+    client = server.client(str(result["root_token"]))
+    client.sys.submit_unseal_key(result["keys"][0])  # type: ignore[index]
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="needs an auto-unseal seal"):
+        client.sys.start_rekey(secret_shares=1, secret_threshold=1, recovery_key=True)

@@ -71,6 +71,10 @@ RESTRICTED_MAY_SUCCEED = (
     "sys/internal/ui/mounts/*",
     "auth/userpass/login/*",
     "auth/approle/login",
+    "auth/jwt/login",
+    "auth/jwt/oidc/auth_url",
+    "auth/jwt/oidc/callback",
+    "auth/kubernetes/login",
 )
 
 
@@ -79,7 +83,12 @@ def _destructive(method: str, path: str) -> bool:
     method = method.upper()
     if path in ("/sys/seal", "/sys/rotate", "/sys/remount") or path.startswith("/sys/remount/"):
         return True
-    if path.startswith(("/sys/rekey/", "/sys/generate-root/", "/auth/token/revoke")):
+    if path.startswith(
+        ("/sys/rekey/", "/sys/generate-root/", "/auth/token/revoke", "/sys/revoke-prefix/")
+    ):
+        return True
+    # Revoking leases by prefix or id can revoke this test's own tokens (their leases).
+    if path.startswith(("/sys/leases/revoke", "/sys/revoke")):
         return True
     if path.startswith("/sys/audit/") and method != "GET":
         return True
@@ -111,6 +120,8 @@ def restricted_token(kv2_server: HushProcess) -> Iterator[str]:
             ("sys/mounts/kv-second", {"type": "kv", "options": {"version": "2"}}),
             ("sys/auth/userpass", {"type": "userpass"}),
             ("sys/auth/approle", {"type": "approle"}),
+            ("sys/auth/jwt", {"type": "jwt"}),
+            ("sys/auth/kubernetes", {"type": "kubernetes"}),
         ):
             assert http.post(f"/v1/{path}", json=body, headers=ROOT).status_code == 204, path
         policy = {"policy": RESTRICTED_POLICY}

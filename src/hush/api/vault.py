@@ -26,7 +26,7 @@ from hush.core.errors import (
     MethodNotAllowed,
     PayloadTooLarge,
 )
-from hush.core.request import Operation, Request, Response
+from hush.core.request import RAW_BODY_PATHS, Operation, Request, Response
 from hush.core.ttl import parse_ttl
 from hush.crypto import SecretBytes
 from hush.logs import REQUEST_ID
@@ -103,6 +103,13 @@ def _query_data(query: list[tuple[str, str]]) -> dict[str, Any]:
         else:
             data[key] = value
     return data
+
+
+def _is_form(content_type: str, body: bytes) -> bool:
+    # Vault's isForm: curl -d sends JSON labelled as a form, so a body that looks like a JSON
+    # object is JSON whatever the header says.
+    declared = content_type.split(";", 1)[0].strip().lower()
+    return declared == "application/x-www-form-urlencoded" and not body.lstrip().startswith(b"{")
 
 
 def _parse_json(body: bytes) -> dict[str, Any]:
@@ -256,7 +263,16 @@ class VaultAPI:
             operation = Operation.HELP
         if operation is Operation.LIST and path and not path.endswith("/"):
             path += "/"  # Vault lists folders: "secret/foo" lists "secret/foo/"
-        data = _parse_json(body) if method in ("POST", "PUT", "PATCH") else _query_data(query)
+        upload = method in ("POST", "PUT") and path in RAW_BODY_PATHS
+        if upload:
+            data: dict[str, Any] = {}
+        elif method not in ("POST", "PUT", "PATCH"):
+            data = _query_data(query)
+        elif _is_form(headers.get("content-type", ""), body):
+            # Vault parses form bodies too: an OIDC provider's form_post lands on oidc/callback.
+            data = _query_data(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+        else:
+            data = _parse_json(body)
         request = Request(
             id=request_id,
             operation=operation,
@@ -266,6 +282,7 @@ class VaultAPI:
             wrap_ttl=_wrap_ttl(headers),
             remote_addr=(scope.get("client") or ("", 0))[0],
             headers=headers,
+            body=body if upload else b"",
         )
         routed.append(request)
         response = await self.core.handle(request)

@@ -5,6 +5,9 @@ Layout in physical storage:
 * ``core/seal-config`` — seal parameters (share count, threshold); not secret, stored in clear.
 * ``core/root-key`` — the root key, AES-256-GCM encrypted under the unseal key.
 * ``core/keyring`` — the keyring (all terms), encrypted under the root key.
+* with an auto-unseal seal: ``core/recovery-config`` (recovery share count and threshold, clear),
+  ``core/hsm/barrier-unseal-keys`` (the unseal key wrapped by the seal) and ``core/recovery-key``
+  (the recovery key wrapped by the seal), Vault's names.
 * everything else — ``version(1) | term(4, big-endian) | nonce(12) | ciphertext | tag(16)``,
   with the storage path as AAD, so a ciphertext copied to another path fails to open.
 
@@ -33,9 +36,12 @@ from hush.storage.base import DueEntry, Storage, TxnOp
 
 __all__ = [
     "KEYRING_PATH",
+    "RECOVERY_CONFIG_PATH",
+    "RECOVERY_KEY_PATH",
     "RESERVED_PATHS",
     "ROOT_KEY_PATH",
     "SEAL_CONFIG_PATH",
+    "WRAPPED_UNSEAL_KEY_PATH",
     "Barrier",
     "BarrierKeyStatus",
 ]
@@ -43,7 +49,19 @@ __all__ = [
 SEAL_CONFIG_PATH = "core/seal-config"
 ROOT_KEY_PATH = "core/root-key"
 KEYRING_PATH = "core/keyring"
-RESERVED_PATHS = frozenset({SEAL_CONFIG_PATH, ROOT_KEY_PATH, KEYRING_PATH})
+RECOVERY_CONFIG_PATH = "core/recovery-config"
+WRAPPED_UNSEAL_KEY_PATH = "core/hsm/barrier-unseal-keys"
+RECOVERY_KEY_PATH = "core/recovery-key"
+RESERVED_PATHS = frozenset(
+    {
+        SEAL_CONFIG_PATH,
+        ROOT_KEY_PATH,
+        KEYRING_PATH,
+        RECOVERY_CONFIG_PATH,
+        WRAPPED_UNSEAL_KEY_PATH,
+        RECOVERY_KEY_PATH,
+    }
+)
 
 _VERSION = 1
 _HEADER = struct.Struct(">BI")
@@ -174,6 +192,19 @@ class Barrier:
             TxnOp("put", ROOT_KEY_PATH, _wrap(new_unseal_key, root_key.reveal(), ROOT_KEY_PATH))
         ]
 
+    async def rewrap_ops(
+        self, current_unseal_key: SecretBytes, new_unseal_key: SecretBytes
+    ) -> list[TxnOp]:
+        """Like :meth:`rekey_ops` while sealed: proves ``current_unseal_key`` opens the root key.
+
+        Raises :class:`DecryptionError` for a wrong key. Nothing is unsealed (seal migration
+        uses it so no request can see a half-unsealed node).
+        """
+        root_key = await self._open_root_key(current_unseal_key)
+        return [
+            TxnOp("put", ROOT_KEY_PATH, _wrap(new_unseal_key, root_key.reveal(), ROOT_KEY_PATH))
+        ]
+
     # -- logical storage -------------------------------------------------------------------
 
     async def get(self, path: str) -> bytes | None:
@@ -238,12 +269,17 @@ class Barrier:
         self._require_keys()
         await self._storage.unschedule(key)
 
+    async def unschedule_many(self, keys: Sequence[str]) -> None:
+        """Pass-through to the due-time index."""
+        self._require_keys()
+        await self._storage.unschedule_many(keys)
+
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
         """Pass-through to the due-time index."""
         self._require_keys()
-        return await self._storage.claim_due(now, limit, hold)
+        return await self._storage.claim_due(now, limit, hold, prefix=prefix)
 
     # -- internals ------------------------------------------------------------------------
 

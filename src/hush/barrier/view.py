@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import builtins
+import math
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from hush.storage.base import TxnOp
+from hush.storage.base import DueEntry, TxnOp
 
-__all__ = ["LogicalStorage", "StorageView"]
+__all__ = ["DueIndex", "LogicalStorage", "StorageView"]
 
 
 class LogicalStorage(Protocol):
@@ -32,6 +34,22 @@ class LogicalStorage(Protocol):
     def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
         """A critical section on ``name`` across every process and node sharing the store."""
         ...
+
+
+@runtime_checkable
+class DueIndex(Protocol):
+    """The storage due-time index (the barrier passes it through; views scope it)."""
+
+    async def schedule(self, key: str, due_at: float) -> None:
+        """Insert or move ``key``."""
+
+    async def unschedule(self, key: str) -> None:
+        """Remove ``key``."""
+
+    async def claim_due(
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
+    ) -> builtins.list[DueEntry]:
+        """Claim due entries under ``prefix``."""
 
 
 class StorageView:
@@ -78,6 +96,28 @@ class StorageView:
         """A store-wide critical section on ``name`` (scoped to this view)."""
         return self._parent.exclusive(self._prefix + name)
 
+    # -- due-time index, scoped to the view: a backend sees and claims only its own entries ------
+
+    def _due_index(self) -> DueIndex:
+        if not isinstance(self._parent, DueIndex):
+            raise TypeError("this storage has no due-time index")
+        return self._parent
+
+    async def schedule(self, key: str, due_at: float) -> None:
+        """Insert or move ``key`` (inside the view) in the due-time index."""
+        await self._due_index().schedule(self._prefix + key, due_at)
+
+    async def unschedule(self, key: str) -> None:
+        """Remove ``key`` (inside the view) from the due-time index."""
+        await self._due_index().unschedule(self._prefix + key)
+
+    async def claim_due(
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
+    ) -> builtins.list[DueEntry]:
+        """Claim due entries of this view only; keys come back relative to the view."""
+        claimed = await self._due_index().claim_due(now, limit, hold, prefix=self._prefix + prefix)
+        return [DueEntry(e.key[len(self._prefix) :], e.due_at) for e in claimed]
+
     async def clear(self) -> None:
         """Delete every key in the view (used when a mount is disabled)."""
         pending = [""]
@@ -91,3 +131,8 @@ class StorageView:
                     keys.append(folder + child)
         for start in range(0, len(keys), 500):
             await self.transaction([TxnOp("delete", k) for k in keys[start : start + 500]])
+        if isinstance(self._parent, DueIndex):
+            # The view's due-time entries go too, or nobody would ever claim them again.
+            while entries := await self.claim_due(math.inf, 500):
+                for entry in entries:
+                    await self.unschedule(entry.key)

@@ -4,6 +4,8 @@ Address: ``-address``, else ``HUSH_ADDR``, else ``VAULT_ADDR``, else ``http://12
 Token: ``HUSH_TOKEN``, else ``VAULT_TOKEN``, else the token helper file ``~/.hush-token``.
 TLS: ``-ca-cert`` (``HUSH_CACERT``/``VAULT_CACERT``, a file or a directory of certificates) and
 ``-tls-skip-verify`` (``HUSH_SKIP_VERIFY``/``VAULT_SKIP_VERIFY``).
+Wrapping: ``-wrap-ttl`` (``HUSH_WRAP_TTL``/``VAULT_WRAP_TTL``) on any command asks the server to
+wrap the response (``X-Vault-Wrap-TTL``), as Vault's global flag does.
 
 The token is held only by :class:`Client` and sent only in ``X-Vault-Token``; no message built
 here contains it or a request body.
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 import orjson
 
+from hush.cli.options import DURATION
 from hush.cli.output import CLIError
 
 if TYPE_CHECKING:
@@ -68,6 +71,7 @@ class ClientSettings:
     address: str = DEFAULT_ADDRESS
     ca_cert: str | None = None
     skip_verify: bool = False
+    wrap_ttl: str | None = None
 
     def verify(self) -> ssl.SSLContext | bool:
         """The ``verify`` argument for httpx."""
@@ -134,9 +138,16 @@ def client_options(command: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(command)
     def wrapper(
-        *args: Any, address: str, ca_cert: str | None, tls_skip_verify: bool, **kw: Any
+        *args: Any,
+        address: str,
+        ca_cert: str | None,
+        tls_skip_verify: bool,
+        wrap_ttl: str | None,
+        **kw: Any,
     ) -> T:
-        settings = ClientSettings(address.rstrip("/"), ca_cert or None, tls_skip_verify)
+        settings = ClientSettings(
+            address.rstrip("/"), ca_cert or None, tls_skip_verify, wrap_ttl or None
+        )
         return command(*args, settings=settings, **kw)
 
     options = [
@@ -164,6 +175,15 @@ def client_options(command: Callable[..., T]) -> Callable[..., T]:
             is_flag=True,
             envvar=["HUSH_SKIP_VERIFY", "VAULT_SKIP_VERIFY"],
             help="Do not verify the server's TLS certificate (insecure).",
+        ),
+        click.option(
+            "-wrap-ttl",
+            "--wrap-ttl",
+            "wrap_ttl",
+            default=None,
+            type=DURATION,
+            envvar=["HUSH_WRAP_TTL", "VAULT_WRAP_TTL"],
+            help="Wrap the response in a single-use token with this TTL (e.g. 5m).",
         ),
     ]
     decorated: Callable[..., T] = wrapper
@@ -212,6 +232,8 @@ class Client:
             if not secret.isascii() or not secret.isprintable():
                 raise CLIError("Error: the token contains characters not allowed in a header")
             headers["X-Vault-Token"] = secret
+        if settings.wrap_ttl:
+            headers["X-Vault-Wrap-TTL"] = settings.wrap_ttl
         self._http = httpx.Client(
             base_url=f"{settings.address}/v1/",
             headers=headers,
@@ -244,18 +266,23 @@ class Client:
         missing_ok: bool = False,
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
+        upload: bytes | None = None,
+        raw: bool = False,
     ) -> Any:
         """Send one request and return the decoded JSON body (``None`` for an empty body).
 
         With ``missing_ok``, a 404 that carries no error messages (Vault's "nothing here")
         returns ``None``, or the body if it still carries data (Vault's rule for reads). Any
         other status of 400 or more raises :class:`APIError`; a transport failure raises
-        :class:`CLIError`. ``action`` completes "Error ...: " in messages.
+        :class:`CLIError`. ``action`` completes "Error ...: " in messages. ``upload`` sends raw
+        bytes instead of JSON; ``raw`` returns the response body as bytes (snapshots).
         """
         import httpx
 
         url = f"{self.settings.address}/v1/{path.lstrip('/')}"
-        content = orjson.dumps(json) if json is not None else None
+        content = orjson.dumps(json) if json is not None else upload
+        if upload is not None:
+            content_type = "application/octet-stream"
         headers = {"Content-Type": content_type} if content is not None else None
         try:
             response = self._http.request(
@@ -277,6 +304,8 @@ class Client:
                 body = _json_or_none(response.content)
                 return body if _has_data(body) else None
             raise APIError(action, method, url, response.status_code, errors)
+        if raw:
+            return response.content
         if not response.content.strip():
             return None
         try:

@@ -1,9 +1,9 @@
-"""``hush login [TOKEN]``: check a token and keep it in the token helper file for later commands.
+"""``hush login [-method=M] [-path=P] [TOKEN | key=value ...]``: log in, keep the token.
 
-Only the token method exists for now (Vault's default): the token is verified with
-``auth/token/lookup-self`` and stored in ``~/.hush-token`` (mode 0600), where every later
-command finds it unless ``HUSH_TOKEN``/``VAULT_TOKEN`` is set. Other methods come with their
-auth backends; asking for one is a clear error rather than a silent token login.
+With the token method (the default) the token is verified with ``auth/token/lookup-self``;
+with ``userpass``, ``approle``, ``jwt`` or ``oidc`` the method's login endpoint mints one
+(:mod:`hush.cli.login_methods`). The token is stored in ``~/.hush-token`` (mode 0600), where
+every later command finds it unless ``HUSH_TOKEN``/``VAULT_TOKEN`` is set.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from hush.cli.client import (
     response_data,
     store_token,
 )
+from hush.cli.login_methods import login_with
 from hush.cli.options import VaultCommand, flag, value
 from hush.cli.output import CLIError, OutputOptions, UserError, emit_secret, output_options
 
 __all__ = ["login_command", "read_token_argument"]
 
-_SUPPORTED_METHODS = ("token",)
 _WRAP = 78  # Vault's wrapAtLength
 _SUCCESS = (
     "Success! You are now authenticated. The token information displayed below is already "
@@ -78,9 +78,37 @@ def _login_secret(token: str, info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _params(args: tuple[str, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for arg in args:
+        key, sep, text = arg.partition("=")
+        if not sep or not key:
+            raise UserError(f'Invalid key/value pair "{arg}": format must be key=value')
+        params[key.strip()] = text
+    return params
+
+
+def _token_login(settings: ClientSettings, args: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    if len(args) > 1:
+        raise UserError("Too many arguments: hush login [TOKEN]")
+    given = args[0] if args else None
+    if given is not None and given.startswith("token="):
+        given = given[len("token=") :]
+    secret_token = read_token_argument(given)
+    with Client(settings, token=secret_token) as client:
+        try:
+            info = client.read("auth/token/lookup-self", action="looking up token")
+        except APIError as exc:
+            raise CLIError(f"Error authenticating: {exc.message.removeprefix('Error ')}") from None
+    if not info:
+        raise CLIError("Error authenticating: empty response from lookup-self")
+    return secret_token, _login_secret(secret_token, info)
+
+
 @click.command("login", cls=VaultCommand)
-@click.argument("token", required=False)
-@value("method", "Auth method; only token is supported for now.", default="token")
+@click.argument("args", nargs=-1)
+@value("method", "Auth method: token, userpass, approle, jwt or oidc.", default="token")
+@value("path", "Where the method is enabled under auth/ (default: the method's name).")
 @flag("no-store", "Do not store the token in the token helper file.")
 @flag("no-print", "Do not print the token (it is still stored).")
 @flag("token-only", "Print only the token and do not store it (for scripts).")
@@ -89,32 +117,36 @@ def _login_secret(token: str, info: dict[str, Any]) -> dict[str, Any]:
 def login_command(
     settings: ClientSettings,
     output: OutputOptions,
-    token: str | None,
+    args: tuple[str, ...],
     method: str,
+    path: str | None,
     no_store: bool,
     no_print: bool,
     token_only: bool,
 ) -> None:
-    """Log in with TOKEN (- for stdin, or a hidden prompt) and store it in ~/.hush-token."""
-    method = method.strip("/") or "token"
-    if method not in _SUPPORTED_METHODS:
-        raise UserError(
-            f'Login method "{method}" is not supported yet: only -method=token is. Log in '
-            'through the API and run "hush login TOKEN" with the token it returns.'
-        )
+    """Log in (TOKEN, or key=value arguments of -method) and store the token in ~/.hush-token."""
+    method = method.strip("/").lower() or "token"
     if token_only:
         no_store, output = True, OutputOptions(format=output.format, field="token")
     if no_store and no_print:
         raise UserError("-no-store and -no-print cannot be used together")
-    secret_token = read_token_argument(token)
-    with Client(settings, token=secret_token) as client:
-        try:
-            info = client.read("auth/token/lookup-self", action="looking up token")
-        except APIError as exc:
-            raise CLIError(f"Error authenticating: {exc.message.removeprefix('Error ')}") from None
-    if not info:
-        raise CLIError("Error authenticating: empty response from lookup-self")
-    secret = _login_secret(secret_token, info)
+    if method == "token":
+        secret_token, secret = _token_login(settings, args)
+    else:
+        params = _params(args)
+        with Client(settings, token="") as client:
+            try:
+                secret = login_with(client, method, path or method, params)
+            except APIError as exc:
+                raise CLIError(
+                    f"Error authenticating: {exc.message.removeprefix('Error ')}"
+                ) from None
+        auth = secret.get("auth")
+        if not isinstance(auth, dict):
+            # -wrap-ttl: Vault prints the wrapping token and stores nothing.
+            emit_secret(output, secret)
+            return
+        secret_token = str(auth.get("client_token") or "")
     if not no_store:
         store_token(secret_token)
         for name in ("HUSH_TOKEN", "VAULT_TOKEN"):

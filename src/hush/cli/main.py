@@ -8,6 +8,7 @@ import click
 
 from hush import __version__
 from hush.cli.audit import audit_group
+from hush.cli.auth import auth_group
 from hush.cli.generic import (
     delete_command,
     list_command,
@@ -16,13 +17,17 @@ from hush.cli.generic import (
 )
 from hush.cli.kv import kv_group
 from hush.cli.kv_metadata import kv_metadata_group
+from hush.cli.lease import lease_group
 from hush.cli.login import login_command
+from hush.cli.migrate import migrate_command
 from hush.cli.operator import operator_group, status_command
 from hush.cli.policy import policy_group
 from hush.cli.secrets import secrets_group
 from hush.cli.server import server_command
+from hush.cli.snapshot import snapshot_group
 from hush.cli.token import token_group
 from hush.cli.transit import transit_group
+from hush.cli.unwrap import unwrap_command
 
 __all__ = ["cli", "main"]
 
@@ -52,8 +57,13 @@ for _command in (
 ):
     cli.add_command(_command)
 kv_group.add_command(kv_metadata_group)
+operator_group.add_command(migrate_command)
+operator_group.add_command(snapshot_group)
 cli.add_command(audit_group)
 cli.add_command(transit_group)
+cli.add_command(lease_group)
+cli.add_command(auth_group)
+cli.add_command(unwrap_command)
 
 
 def main() -> None:

@@ -57,13 +57,18 @@ def _submit_share(
 
 def seal_status_rows(status: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """Rows of Vault's seal-status table."""
-    rows: list[tuple[str, Any]] = [
-        ("Seal Type", status.get("type", "shamir")),
+    recovery = bool(status.get("recovery_seal"))
+    rows: list[tuple[str, Any]] = [("Seal Type", status.get("type", "shamir"))]
+    if recovery:
+        rows.append(("Recovery Seal Type", status.get("recovery_seal_type", "shamir")))
+    rows += [
         ("Initialized", status.get("initialized")),
         ("Sealed", status.get("sealed")),
-        ("Total Shares", status.get("n")),
+        ("Total Recovery Shares" if recovery else "Total Shares", status.get("n")),
         ("Threshold", status.get("t")),
     ]
+    if status.get("migration"):
+        rows.append(("Seal Migration in Progress", True))
     if status.get("sealed"):
         rows.append(("Unseal Progress", f"{status.get('progress', 0)}/{status.get('t', 0)}"))
         rows.append(("Unseal Nonce", status.get("nonce") or None))
@@ -117,11 +122,19 @@ _key_shares = _value("key-shares", "Number of key shares to create.", type=int, 
 _key_threshold = _value(
     "key-threshold", "Number of shares needed to rebuild the key.", type=int, default=3
 )
+_recovery_shares = _value(
+    "recovery-shares", "Number of recovery key shares (auto-unseal seals).", type=int, default=5
+)
+_recovery_threshold = _value(
+    "recovery-threshold", "Recovery shares needed (auto-unseal seals).", type=int, default=3
+)
 
 
 @operator_group.command("init")
 @_key_shares
 @_key_threshold
+@_recovery_shares
+@_recovery_threshold
 @_flag("status", "Only report initialisation.", "check")
 @client_options
 @output_options(field=False)
@@ -132,6 +145,8 @@ def init_command(
     output: OutputOptions,
     key_shares: int,
     key_threshold: int,
+    recovery_shares: int,
+    recovery_threshold: int,
     check: bool,
 ) -> None:
     """Initialise the server: print the unseal key shares and the initial root token."""
@@ -142,50 +157,72 @@ def init_command(
             initialized = bool(body.get("initialized"))
             click.echo(f"Hush is {'' if initialized else 'not '}initialized")
             ctx.exit(0 if initialized else _SEALED_EXIT)
-        body = (
-            client.write(
-                "sys/init",
-                {"secret_shares": key_shares, "secret_threshold": key_threshold},
-                action="initializing",
-            )
-            or {}
+        status = client.request("GET", "sys/seal-status", action="checking the seal type") or {}
+        auto = bool(status.get("recovery_seal"))
+        request = (
+            {"recovery_shares": recovery_shares, "recovery_threshold": recovery_threshold}
+            if auto
+            else {"secret_shares": key_shares, "secret_threshold": key_threshold}
         )
-    keys_b64 = list(body.get("keys_base64") or [])
-    data = {
-        "unseal_keys_b64": keys_b64,
+        body = client.write("sys/init", request, action="initializing") or {}
+    emit(output, _init_data(body, request, auto), text=_init_text(body, request, auto))
+
+
+def _init_data(body: Mapping[str, Any], request: Mapping[str, int], auto: bool) -> dict[str, Any]:
+    """``vault operator init -format=json``'s fields."""
+    return {
+        "unseal_keys_b64": list(body.get("keys_base64") or []),
         "unseal_keys_hex": list(body.get("keys") or []),
-        "unseal_shares": key_shares,
-        "unseal_threshold": key_threshold,
-        "recovery_keys_b64": [],
-        "recovery_keys_hex": [],
-        "recovery_keys_shares": 0,
-        "recovery_keys_threshold": 0,
+        "unseal_shares": 1 if auto else request["secret_shares"],
+        "unseal_threshold": 1 if auto else request["secret_threshold"],
+        "recovery_keys_b64": list(body.get("recovery_keys_base64") or []),
+        "recovery_keys_hex": list(body.get("recovery_keys") or []),
+        "recovery_keys_shares": request.get("recovery_shares", 0),
+        "recovery_keys_threshold": request.get("recovery_threshold", 0),
         "root_token": body.get("root_token", ""),
     }
-    lines = [f"Unseal Key {i}: {key}" for i, key in enumerate(keys_b64, start=1)]
-    lines += [
-        "",
-        f"Initial Root Token: {data['root_token']}",
-        "",
-        f"Hush initialized with {key_shares} key shares and a key threshold of {key_threshold}.",
-        "Please securely distribute the key shares printed above. When Hush is sealed or",
-        f"restarted, {key_threshold} of these keys are needed to unseal it.",
-    ]
-    emit(output, data, text="\n".join(lines))
+
+
+def _init_text(body: Mapping[str, Any], request: Mapping[str, int], auto: bool) -> str:
+    """``vault operator init``'s table output."""
+    if auto:
+        keys = list(body.get("recovery_keys_base64") or [])
+        lines = [f"Recovery Key {i}: {key}" for i, key in enumerate(keys, start=1)]
+        shares, threshold = request["recovery_shares"], request["recovery_threshold"]
+        tail = [
+            f"Success! Hush is initialized with {shares} recovery key shares and a key "
+            f"threshold of {threshold}.",
+            "Hush unseals itself with its seal; the recovery keys are needed to generate a root",
+            "token, to unseal after 'hush operator seal', and to migrate the seal.",
+        ]
+    else:
+        keys = list(body.get("keys_base64") or [])
+        lines = [f"Unseal Key {i}: {key}" for i, key in enumerate(keys, start=1)]
+        shares, threshold = request["secret_shares"], request["secret_threshold"]
+        tail = [
+            f"Hush initialized with {shares} key shares and a key threshold of {threshold}.",
+            "Please securely distribute the key shares printed above. When Hush is sealed or",
+            f"restarted, {threshold} of these keys are needed to unseal it.",
+        ]
+    return "\n".join([*lines, "", f"Initial Root Token: {body.get('root_token', '')}", "", *tail])
 
 
 @operator_group.command("unseal")
 @click.argument("key", required=False)
 @_flag("reset", "Discard the keys given so far.")
+@_flag("migrate", "This share is for a seal migration (Shamir <-> auto-unseal).")
 @client_options
 @output_options(field=False)
 def unseal_command(
-    settings: ClientSettings, output: OutputOptions, key: str | None, reset: bool
+    settings: ClientSettings, output: OutputOptions, key: str | None, reset: bool, migrate: bool
 ) -> None:
-    """Submit one unseal key share (KEY, - for stdin, or a hidden prompt)."""
+    """Submit one unseal (or recovery) key share (KEY, - for stdin, or a hidden prompt)."""
+    _exclusive(reset=reset, migrate=migrate)
     body: dict[str, Any] = (
         {"reset": True} if reset else {"key": read_key(key, "Unseal Key (will be hidden)")}
     )
+    if migrate:
+        body["migrate"] = True
     with Client(settings) as client:
         status = client.write("sys/unseal", body, action="unsealing") or {}
     _emit_seal_status(output, status)

@@ -38,6 +38,7 @@ __all__ = [
     "output_options",
     "pad_equal_signs",
     "secret_rows",
+    "wrap_rows",
 ]
 
 T = TypeVar("T")
@@ -288,6 +289,23 @@ def secret_rows(secret: Mapping[str, Any]) -> list[tuple[str, Any]]:
     auth = secret.get("auth")
     if isinstance(auth, Mapping):
         rows += auth_rows(auth)
+    wrap_info = secret.get("wrap_info")
+    if isinstance(wrap_info, Mapping):
+        rows += wrap_rows(wrap_info)
+    return rows
+
+
+def wrap_rows(wrap_info: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Rows for a wrapped response, named as Vault's CLI names them."""
+    rows: list[tuple[str, Any]] = [
+        ("wrapping_token:", wrap_info.get("token")),
+        ("wrapping_accessor:", wrap_info.get("accessor")),
+        ("wrapping_token_ttl:", human_duration(int(wrap_info.get("ttl") or 0))),
+        ("wrapping_token_creation_time:", wrap_info.get("creation_time")),
+        ("wrapping_token_creation_path:", wrap_info.get("creation_path")),
+    ]
+    if wrap_info.get("wrapped_accessor"):
+        rows.append(("wrapped_accessor:", wrap_info["wrapped_accessor"]))
     return rows
 
 
@@ -305,6 +323,9 @@ def emit_secret(options: OutputOptions, secret: Mapping[str, Any]) -> None:
     auth = secret.get("auth")
     if isinstance(auth, Mapping):
         fields.update(_auth_fields(auth))
+    wrap_info = secret.get("wrap_info")
+    if isinstance(wrap_info, Mapping):
+        fields.update({name.rstrip(":"): item for name, item in wrap_rows(wrap_info)})
     for name, value in secret_rows(secret):
         fields.setdefault(name, value)
     emit(options, dict(secret), rows=secret_rows(secret), fields=fields)

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-__all__ = ["server_command"]
-
 if TYPE_CHECKING:
+    from hush.core.core import Core
     from hush.server.config import ServerConfig
     from hush.server.runtime import ListenOptions
+
+__all__ = ["server_command"]
 
 
 def _split_address(address: str) -> tuple[str, int]:
@@ -20,6 +21,18 @@ def _split_address(address: str) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise click.BadParameter(f'listen address "{address}" must look like 127.0.0.1:8200')
     return host.strip("[]"), int(port)
+
+
+def _configure_core(core: Core, config: ServerConfig) -> None:
+    """Apply the config file's lease TTLs and ``seal`` stanzas (environment overrides applied)."""
+    core.expiration.use_system_ttls(config.default_lease_ttl, config.max_lease_ttl)
+    from hush.barrier.seals import build_seal
+
+    active, disabled = config.seal, config.disabled_seal
+    core.seals.configure(
+        build_seal(active.kind, active.options) if active else None,
+        build_seal(disabled.kind, disabled.options) if disabled else None,
+    )
 
 
 @click.command("server")
@@ -72,6 +85,20 @@ def _split_address(address: str) -> tuple[str, int]:
     "config file; default 1. Not used in dev mode.",
 )
 @click.option(
+    "-dev-aws-access-key-id",
+    "--dev-aws-access-key-id",
+    "dev_aws_access_key_id",
+    default=None,
+    help="Use this access key id for the dev AWS key pair (bound to the root policy).",
+)
+@click.option(
+    "-dev-aws-secret-access-key",
+    "--dev-aws-secret-access-key",
+    "dev_aws_secret_access_key",
+    default=None,
+    help="Use this secret access key for the dev AWS key pair.",
+)
+@click.option(
     "-config",
     "--config",
     "config_path",
@@ -87,12 +114,19 @@ def server_command(
     dev_storage_path: str | None,
     dev_kv_v1: bool,
     workers: int | None,
+    dev_aws_access_key_id: str | None,
+    dev_aws_secret_access_key: str | None,
     config_path: str | None,
 ) -> None:
     """Start a Hush server."""
     from hush.server.runtime import DevOptions, ListenOptions, build_core, serve
 
     if dev:
+        from hush.auth.aws.keys import pair_problem
+
+        problem = pair_problem(dev_aws_access_key_id, dev_aws_secret_access_key)
+        if problem:
+            raise click.UsageError(f"-dev-aws-*: {problem}")
         options: dict[str, str] = {}
         if dev_storage == "sqlite":
             path = dev_storage_path or os.path.join(os.getcwd(), ".hush-dev", "hush.db")
@@ -105,7 +139,12 @@ def server_command(
         serve(
             core,
             ListenOptions(host=host, port=port),
-            DevOptions(root_token_id=dev_root_token_id, kv_version="1" if dev_kv_v1 else "2"),
+            DevOptions(
+                root_token_id=dev_root_token_id,
+                kv_version="1" if dev_kv_v1 else "2",
+                aws_access_key_id=dev_aws_access_key_id,
+                aws_secret_access_key=dev_aws_secret_access_key,
+            ),
         )
         return
     if config_path is None:
@@ -144,6 +183,7 @@ def server_command(
         _serve_workers(config.storage.kind, dict(config.storage.options), listen, config, count)
         return
     core = build_core(config.storage.kind, dict(config.storage.options))
+    _configure_core(core, config)
     serve(
         core,
         listen,
@@ -167,7 +207,14 @@ def _serve_workers(
             "in-memory storage cannot be shared by worker processes; use -workers=1"
         )
     workers = count or default_workers()
-    spec = WorkerSpec(kind, options, listen, config.log_level, config.log_format)
+    spec = WorkerSpec(
+        kind,
+        options,
+        listen,
+        config.log_level,
+        config.log_format,
+        configure=lambda core: _configure_core(core, config),
+    )
     banner = "\n".join(
         [
             "==> Hush server configuration:",

@@ -32,6 +32,7 @@ from hush.core.errors import (
     RouteNotFound,
     Sealed,
 )
+from hush.core.expiration import ExpirationManager, ExpiryWorker
 from hush.core.login import issue_login_token
 from hush.core.membership import NodeMembership
 from hush.core.metrics import Metrics
@@ -41,10 +42,10 @@ from hush.core.scheduler import Scheduler
 from hush.core.shares import SealConfig, ShareCollector, encode_shares, validate_split
 from hush.core.tokens import UNREAD, TokenEntry, TokenStore, Unread
 from hush.core.wrapping import wrap
-from hush.crypto import KEY_SIZE, DecryptionError, SecretBytes, random_bytes
+from hush.crypto import KEY_SIZE, SecretBytes, random_bytes
 from hush.framework.backend import Backend, PreparedCall
 from hush.framework.registry import Registry
-from hush.storage.base import Storage, TxnOp
+from hush.storage.base import DueEntry, Storage, TxnOp
 
 __all__ = ["SEALED_PATHS", "ClusterInfo", "Core", "InitResult", "RelayedProgress"]
 
@@ -60,6 +61,7 @@ class InitResult:
 
     shares: list[bytes]
     root_token: SecretBytes
+    recovery_shares: list[bytes] | None = None
 
 
 def _address_allowed(remote_addr: str, cidrs: list[str]) -> bool:
@@ -80,6 +82,17 @@ class _AuditContext:
     mount_type: str
     request_keys: frozenset[str]
     response_keys: frozenset[str]
+
+
+class _SystemView:
+    """What mounted backends may ask of the core (Vault's ``SystemView``), nothing more."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    async def generate_password(self, policy_name: str) -> str:
+        """A password from the named password policy (404 when it does not exist)."""
+        return await self._core.password_policies.generate(policy_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +125,11 @@ class Core:
         auth_methods: Registry | None = None,
     ) -> None:
         from hush.core.audit import AuditBroker
+        from hush.core.autoseal import SealManager
         from hush.core.cubbyhole import CubbyholeBackend
+        from hush.core.identity import IdentityResolver, IdentityStore
+        from hush.core.identity.backend import IdentityBackend
+        from hush.core.password_policies import PasswordPolicyStore
         from hush.core.policies import PolicyStore
         from hush.core.system.backend import SystemBackend
         from hush.core.token_backend import TokenBackend
@@ -122,7 +139,12 @@ class Core:
         self.barrier = Barrier(storage)
         self.tokens = TokenStore(StorageView(self.barrier, TOKEN_VIEW_PREFIX))
         self.epoch = AuthorisationEpoch(self.barrier)
-        self.mounts = MountTable(self.barrier, engines, commit=self.epoch.commit)
+        self.password_policies = PasswordPolicyStore(
+            StorageView(self.barrier, "sys/password_policy/")
+        )
+        self.mounts = MountTable(
+            self.barrier, engines, commit=self.epoch.commit, system=_SystemView(self)
+        )
         self.auth_mounts = MountTable(
             self.barrier,
             auth_methods or Registry("auth method"),
@@ -132,6 +154,18 @@ class Core:
             commit=self.epoch.commit,
         )
         self.policies = PolicyStore(StorageView(self.barrier, "sys/policy/"))
+        identity_view = StorageView(self.barrier, "sys/identity/")
+        self.identity = IdentityStore(identity_view)
+        # Identity keeps its own stored epoch (read on every resolve), so a change made on one
+        # node applies on every node's next request without the authorisation epoch.
+        self.identity_resolver = IdentityResolver(self.identity)
+        self.identity_backend = IdentityBackend(
+            identity_view,
+            self.identity,
+            self.identity_resolver,
+            # A lambda, not the bound method: the table replaces its dict on every load.
+            lambda: self.auth_mounts.entries.values(),  # noqa: PLW0108
+        )
         self.audit = AuditBroker(
             StorageView(self.barrier, "sys/audit/"),
             commit=lambda ops: self.epoch.commit(ops, "sys/audit/"),
@@ -156,11 +190,19 @@ class Core:
         self.seal_config: SealConfig | None = None
         self.cluster: ClusterInfo | None = None
         self.unseal_progress: ShareCollector | None = None
+        self.expiration = ExpirationManager(self)
+        self.seals = SealManager(self)
         self.system: Backend = SystemBackend(self)
         self.token_backend = TokenBackend(self)
         self.cubbyhole = CubbyholeBackend(self)
         self.tokens.on_revoke.append(self.cubbyhole.destroy)
         self.metrics = Metrics()
+        self.expiry = ExpiryWorker(self.expiration, self.tokens, self.metrics)
+        # Lease expiry, like the scheduler, runs only on the node holding the background lock.
+        self.node.background.append(self.expiry)
+        self._bump_epoch_on_unseal = False
+        self.tokens.on_create.append(self.expiration.register_token)
+        self.tokens.on_revoke.append(self.expiration.tokens_revoked)
         self.unauthenticated_metrics = False
         self.log_level = logging.INFO
         self.started_at = time.time()
@@ -183,11 +225,18 @@ class Core:
         await self.storage.open()
         blob = await self.storage.get(SEAL_CONFIG_PATH)
         self.seal_config = SealConfig.from_json(blob) if blob else None
+        await self.seals.load()
 
     async def close(self) -> None:
-        """Seal and close storage (a shutdown, not announced to seal listeners)."""
+        """Seal (a shutdown: not announced to seal listeners), close seal devices and storage."""
         await self.seal(announce=False)
+        await self.seals.close()
         await self.storage.close()
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Serialises seal-state changes (unseal, seal, init, mount changes)."""
+        return self._lock
 
     @property
     def sealed(self) -> bool:
@@ -210,23 +259,37 @@ class Core:
 
             unseal_key = SecretBytes(random_bytes(KEY_SIZE))
             parts = shamir.split(unseal_key.reveal(), shares, threshold)
-            config = SealConfig(shares, threshold)
-            await self.barrier.initialize(
-                unseal_key, extra=[TxnOp("put", SEAL_CONFIG_PATH, config.to_json())]
-            )
-            self.seal_config = config
-            await self.barrier.unseal(unseal_key)
-            try:
-                cluster = ClusterInfo(f"hush-cluster-{uuid.uuid4().hex[:8]}", str(uuid.uuid4()))
-                await self.barrier.put(
-                    CLUSTER_INFO_PATH, orjson.dumps({"name": cluster.name, "id": cluster.id})
-                )
-                await self.tokens.setup()
-                root_token, _ = await self.tokens.create_root()
-            finally:
-                self.barrier.seal()
-                self.tokens.teardown()
+            root_token = await self.create_store(unseal_key, SealConfig(shares, threshold))
             return InitResult(parts, root_token)
+
+    async def initialize_auto(self, recovery_shares: int, recovery_threshold: int) -> InitResult:
+        """Initialise with the configured auto-unseal seal; the node comes up unsealed."""
+        async with self._lock:
+            if self.seal_config is not None or await self.barrier.initialized():
+                raise AlreadyInitialized("Vault is already initialized")
+            recovery, root_token = await self.seals.initialize(recovery_shares, recovery_threshold)
+            return InitResult([], root_token, recovery)
+
+    async def create_store(
+        self, unseal_key: SecretBytes, config: SealConfig, extra: list[TxnOp] | None = None
+    ) -> SecretBytes:
+        """Write keys, seal config, cluster info and the first root token; stays sealed."""
+        await self.barrier.initialize(
+            unseal_key, extra=[TxnOp("put", SEAL_CONFIG_PATH, config.to_json()), *(extra or [])]
+        )
+        self.seal_config = config
+        await self.barrier.unseal(unseal_key)
+        try:
+            cluster = ClusterInfo(f"hush-cluster-{uuid.uuid4().hex[:8]}", str(uuid.uuid4()))
+            await self.barrier.put(
+                CLUSTER_INFO_PATH, orjson.dumps({"name": cluster.name, "id": cluster.id})
+            )
+            await self.tokens.setup()
+            root_token, _ = await self.tokens.create_root()
+        finally:
+            self.barrier.seal()
+            self.tokens.teardown()
+        return root_token
 
     async def unseal_with_key(self, unseal_key: SecretBytes, *, announce: bool = True) -> None:
         """Unseal with the combined unseal key and bring mounts and tokens up."""
@@ -234,7 +297,8 @@ class Core:
         try:
             await self._post_unseal()
         except Exception:
-            await self.seal(announce=False)
+            # Not seal(): callers (unseal with shares, auto-unseal, init) hold the lock already.
+            await self._drop_keys()
             raise
         self.metrics.sealed.set(0)
         if announce:
@@ -242,11 +306,16 @@ class Core:
                 listener(unseal_key)
 
     async def _post_unseal(self) -> None:
+        if self._bump_epoch_on_unseal:
+            # First unseal after a snapshot restore: every other node reloads what it cached.
+            await self.epoch.commit([])
+            self._bump_epoch_on_unseal = False
         # Read before loading anything: a change landing meanwhile makes the next request
         # reload, never the other way round.
         await self.cluster_sync.mark_loaded()
         await self.tokens.setup()
         await self.policies.setup()
+        await self.identity.setup()
         await self.audit.setup()
         blob = await self.barrier.get(CLUSTER_INFO_PATH)
         if blob is not None:
@@ -257,8 +326,12 @@ class Core:
         # Heartbeats, and background work once this node wins the background lock.
         self.node.start()
 
-    async def submit_unseal_share(self, share: SecretBytes) -> None:
-        """Add one share; unseal once the threshold is reached. Wrong quorum resets progress."""
+    async def submit_unseal_share(self, share: SecretBytes, *, migrate: bool = False) -> None:
+        """Add one share; unseal once the threshold is reached. Wrong quorum resets progress.
+
+        The shares are unseal shares (Shamir) or recovery shares (auto-unseal seal, or a seal
+        migration away from one); ``migrate`` must be set exactly when a migration is pending.
+        """
         async with self._lock:
             if self.unseal_progress is None:
                 # A new attempt: another node may have initialised or rekeyed the shared store.
@@ -268,11 +341,13 @@ class Core:
                 raise NotInitialized
             if not self.sealed:
                 return
+            self.seals.check_migrate_flag(migrate)
+            config = self.seals.operator_config()
             if self.share_relay is not None:
-                await self._submit_relayed_share(share)
+                await self._submit_relayed_share(share, config, migrate=migrate)
                 return
             progress = self.unseal_progress or ShareCollector(
-                self.seal_config.secret_threshold, self.seal_config.share_length
+                config.secret_threshold, config.share_length
             )
             progress.add(share)
             # Only an accepted share starts an attempt: a refused first share leaves no nonce.
@@ -280,19 +355,13 @@ class Core:
             if not progress.complete:
                 return
             self.unseal_progress = None
-            key = progress.combine()
-            try:
-                await self.unseal_with_key(key)
-            except DecryptionError:
-                raise InvalidRequest(
-                    "Error unsealing: the key shares do not combine to this store's unseal key; "
-                    "unseal progress was reset"
-                ) from None
+            await self.seals.unseal_with_operator_key(progress.combine(), migrate=migrate)
 
-    async def _submit_relayed_share(self, share: SecretBytes) -> None:
+    async def _submit_relayed_share(
+        self, share: SecretBytes, config: SealConfig, *, migrate: bool
+    ) -> None:
         """Hand the share to the supervisor, which keeps the node's progress (under ``_lock``)."""
-        assert self.share_relay is not None and self.seal_config is not None
-        config = self.seal_config
+        assert self.share_relay is not None
         result = await self.share_relay(share, config.secret_threshold, config.share_length)
         self.relayed_progress = (result.progress, result.nonce) if result.progress else None
         if result.error is not None:
@@ -300,13 +369,7 @@ class Core:
         if result.key is None:
             return
         self.relayed_progress = None
-        try:
-            await self.unseal_with_key(result.key)
-        except DecryptionError:
-            raise InvalidRequest(
-                "Error unsealing: the key shares do not combine to this store's unseal key; "
-                "unseal progress was reset"
-            ) from None
+        await self.seals.unseal_with_operator_key(result.key, migrate=migrate)
 
     async def unseal_from_peer(self, unseal_key: SecretBytes) -> None:
         """Unseal with a key another worker of this node unsealed with (no-op if unsealed)."""
@@ -327,18 +390,39 @@ class Core:
             for seal_listener in self.seal_listeners:
                 await seal_listener()
         async with self._lock:
-            await self.node.stop()
-            await self.scheduler.stop()
-            await self.mounts.unload()
-            await self.auth_mounts.unload()
-            if not self.barrier.sealed:
-                await self.audit.teardown()
-            self.tokens.teardown()
-            self.barrier.seal()
-            self.unseal_progress = None
-            self.cluster = None
-            self.cluster_sync.forget()
-            self.metrics.sealed.set(1)
+            await self._drop_keys()
+
+    async def _drop_keys(self) -> None:
+        await self.node.stop()
+        await self.scheduler.stop()
+        await self.expiry.stop()
+        await self.mounts.unload()
+        await self.auth_mounts.unload()
+        if not self.barrier.sealed:
+            await self.audit.teardown()
+        self.tokens.teardown()
+        self.identity.teardown()
+        self.identity_resolver.invalidate()
+        self.barrier.seal()
+        self.unseal_progress = None
+        self.cluster = None
+        self.cluster_sync.forget()
+        self.metrics.sealed.set(1)
+
+    async def restore_store(self, entries: list[tuple[str, bytes]], due: list[DueEntry]) -> None:
+        """Seal, replace the whole store atomically, and come back as the snapshot left it.
+
+        The first unseal afterwards moves the authorisation epoch, so the other nodes sharing
+        the store reload their mount tables, audit devices and keyring.
+        """
+        await self.seal()
+        async with self._lock:
+            await self.storage.replace_all(entries, due)
+            blob = await self.storage.get(SEAL_CONFIG_PATH)
+            self.seal_config = SealConfig.from_json(blob) if blob else None
+            await self.seals.load()
+            self._bump_epoch_on_unseal = True
+        self.seals.start_auto_unseal()
 
     async def replace_unseal_key(self, unseal_key: SecretBytes, config: SealConfig) -> None:
         """Protect the root key under ``unseal_key`` and store ``config``, atomically (rekey)."""
@@ -352,7 +436,15 @@ class Core:
 
     def init_response(self, result: InitResult) -> dict[str, object]:
         """``sys/init``'s answer body."""
-        return {**encode_shares(result.shares), "root_token": result.root_token.reveal().decode()}
+        body: dict[str, object] = {
+            **encode_shares(result.shares),
+            "root_token": result.root_token.reveal().decode(),
+        }
+        if result.recovery_shares:
+            recovery = encode_shares(result.recovery_shares)
+            body["recovery_keys"] = recovery["keys"]
+            body["recovery_keys_base64"] = recovery["keys_base64"]
+        return body
 
     # -- request pipeline --------------------------------------------------------------------
 
@@ -363,6 +455,8 @@ class Core:
             return self.token_backend, "auth/token/", path[len("auth/token/") :]
         if path == "cubbyhole" or path.startswith("cubbyhole/"):
             return self.cubbyhole, "cubbyhole/", path[len("cubbyhole/") :]
+        if path == "identity" or path.startswith("identity/"):
+            return self.identity_backend, "identity/", path[len("identity/") :]
         if path.startswith("auth/"):
             found_auth = self.auth_mounts.resolve(path[len("auth/") :])
             if found_auth is None:
@@ -380,18 +474,43 @@ class Core:
     ) -> TokenEntry:
         """The live token entry for the request's token, or 403.
 
-        ``stored`` is the token entry's stored value when the pipeline already read it.
+        ``stored`` is the token entry's stored value when the pipeline already read it. A front
+        end that verified other credentials itself (the AWS front end checks SigV4 and names the
+        access key's identity) sends no token and sets ``token_entry`` instead.
         """
+        if request.client_token is None and request.token_entry is not None:
+            return request.token_entry
         if request.client_token is None or len(request.client_token) == 0:
             raise PermissionDenied
         entry = await self.tokens.lookup(request.client_token, stored=stored)
         if entry is None or not _address_allowed(request.remote_addr, entry.bound_cidrs):
             raise PermissionDenied
+        if entry.mount_accessor and not self._auth_mount_live(entry.mount_accessor):
+            # Its auth method was disabled (or re-enabled anew): Vault revokes such tokens;
+            # this also covers batch tokens, which no revocation can reach.
+            raise PermissionDenied
         return entry
 
+    def _auth_mount_live(self, accessor: str) -> bool:
+        return any(e.accessor == accessor for e in self.auth_mounts.entries.values())
+
+    async def identity_policies(self, entry: TokenEntry) -> list[str]:
+        """The policies a token's entity and its groups add now; a disabled entity is refused.
+
+        Resolved on every request (one cached read), so identity changes apply to existing
+        tokens at once, as Vault's ``identity_policies`` do.
+        """
+        if not entry.entity_id:
+            return []
+        resolved = await self.identity_resolver.resolve(entry.entity_id)
+        if resolved.disabled:
+            raise PermissionDenied
+        return list(resolved.policies)
+
     async def acl_for(self, entry: TokenEntry, epoch: int | None = None) -> ACL:
-        """The ACL of a token's policies, built from the policy store's fresh cache."""
-        return await self.policies.acl(entry.policies, epoch)
+        """The ACL of a token's policies plus its identity policies, from fresh caches."""
+        policies = [*entry.policies, *await self.identity_policies(entry)]
+        return await self.policies.acl(policies, epoch)
 
     async def handle(self, request: Request) -> Response | None:
         """Run one logical request through the pipeline."""
@@ -446,6 +565,8 @@ class Core:
             raise denied
         try:
             response = await call.run()
+            if response is not None and response.secret is not None:
+                await self._register_lease(call, response)
             if response is not None and response.login is not None:
                 mount = self.auth_mounts.entries[request.mount_point[len("auth/") :]]
                 response.auth = await issue_login_token(self, request, mount, response.login)
@@ -456,6 +577,16 @@ class Core:
             raise
         await self._audit_outcome(request, audit, response, None)
         return response
+
+    async def _register_lease(self, call: PreparedCall, response: Response) -> None:
+        """Lease a dynamic secret; if that fails, revoke the secret rather than leak it."""
+        secret = response.secret
+        assert secret is not None
+        try:
+            await self.expiration.register_secret(call.request, response)
+        except Exception:
+            await call.backend.revoke_secret(secret.secret_type, dict(secret.internal_data))
+            raise
 
     async def _audit_outcome(
         self, request: Request, audit: _AuditContext, response: Response | None, error: str | None
@@ -558,9 +689,18 @@ class Core:
             await self.auth_mounts.mount(entry)
 
     async def unmount_auth(self, path: str) -> bool:
-        """Disable an auth method and delete its data."""
+        """Disable an auth method, revoke every token its logins minted, delete its data.
+
+        Tokens are revoked first (Vault's order) and once more after the mount is gone, for
+        logins that raced the first pass; the mount-accessor check refuses any left over.
+        """
+        if path not in self.auth_mounts.entries:
+            return False
+        await self.tokens.revoke_prefix("auth/" + path)
         async with self.cluster_sync.changing(self.auth_mounts):
-            return await self.auth_mounts.unmount(path)
+            removed = await self.auth_mounts.unmount(path)
+        await self.tokens.revoke_prefix("auth/" + path)
+        return removed
 
     async def tune_auth(
         self, path: str, *, config: dict[str, Any], description: str | None
@@ -570,6 +710,9 @@ class Core:
             await self.auth_mounts.tune(path, config=config, options=None, description=description)
 
     async def unmount(self, path: str) -> bool:
-        """Disable a secrets engine and delete its data."""
+        """Disable a secrets engine and delete its data, after revoking its leases (as Vault)."""
+        entry = self.mounts.entries.get(path)
+        if entry is not None:
+            await self.expiration.revoke_prefix(path)
         async with self.cluster_sync.changing(self.mounts):
             return await self.mounts.unmount(path)

@@ -20,6 +20,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "RouteNotFound",
+    "SealDeviceUnavailable",
     "Sealed",
     "StorageUnavailable",
     "Unsupported",
@@ -30,6 +31,8 @@ class HushError(Exception):
     """Base of every error Hush reports to a client; ``status`` is the Vault HTTP status."""
 
     status: int = 500
+    #: The AWS error type (``__type``) the AWS front end answers with; empty: mapped by class.
+    aws_type: str = ""
 
     def __init__(self, message: str, *, errors: list[str] | None = None) -> None:
         super().__init__(message)
@@ -129,5 +132,11 @@ class MountUnavailable(HushError):
 
 class StorageUnavailable(HushError):
     """The physical storage cannot be reached (503, retried by well-behaved clients)."""
+
+    status = 503
+
+
+class SealDeviceUnavailable(HushError):
+    """The auto-unseal device (HSM, KMS, transit server) cannot be used right now (503)."""
 
     status = 503

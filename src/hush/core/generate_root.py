@@ -51,9 +51,9 @@ class GenerateRootOperation:
         self._otp = SecretBytes((otp or random_token_string(OTP_LENGTH)).encode())
         if len(self._otp) != OTP_LENGTH:
             raise InvalidRequest(f"OTP string is wrong length: expected {OTP_LENGTH} characters")
-        self.collector = ShareCollector(
-            core.seal_config.secret_threshold, core.seal_config.share_length
-        )
+        # Unseal shares with Shamir, recovery shares with an auto-unseal seal (as Vault).
+        operator = core.seals.operator_config()
+        self.collector = ShareCollector(operator.secret_threshold, operator.share_length)
         self.encoded_token = ""
 
     @classmethod
@@ -89,7 +89,7 @@ class GenerateRootOperation:
         self.collector.add(share)
         if self.collector.complete:
             key = self.collector.combine()
-            if not await self._core.barrier.verify_unseal_key(key):
+            if not await self._core.seals.verify_operator_key(key):
                 self.collector = ShareCollector(
                     self.collector.threshold, self.collector.share_length
                 )

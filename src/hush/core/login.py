@@ -11,7 +11,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from hush.core.acl import ROOT_POLICY, sanitize_policies
-from hush.core.errors import InvalidRequest
+from hush.core.errors import InvalidRequest, PermissionDenied
+from hush.core.identity import entity_for_login
 from hush.core.mounts import MountEntry
 from hush.core.request import LoginResult, Request
 from hush.core.token_roles import DEFAULT_TOKEN_TTL, MAX_TOKEN_TTL
@@ -53,6 +54,15 @@ async def issue_login_token(
         # be able to mint root through a login, whatever spelling of "root" they stored.
         raise InvalidRequest("auth methods cannot create root tokens")
     ttl, max_ttl = _ttls(login, mount)
+    entity_id = ""
+    if login.alias_name:
+        entity_id = await entity_for_login(
+            core.identity, mount.accessor, login.alias_name, login.metadata, login.group_aliases
+        )
+    resolved = await core.identity_resolver.resolve(entity_id) if entity_id else None
+    if resolved is not None and resolved.disabled:
+        # Vault refuses the login itself when the entity is disabled.
+        raise PermissionDenied
     now = time.time()
     entry = TokenEntry(
         accessor="",
@@ -72,9 +82,14 @@ async def issue_login_token(
         renewable=login.renewable and token_type == "service",
         type=token_type,
         bound_cidrs=list(login.bound_cidrs),
+        entity_id=entity_id,
+        mount_accessor=mount.accessor,
     )
     token = await core.tokens.create(entry)
     core.metrics.tokens_created.labels(entry.type).inc()
     block = core.token_backend.auth_block(token, entry)
     block["metadata"] = dict(login.metadata) or None
+    if resolved is not None and resolved.policies:
+        block["identity_policies"] = list(resolved.policies)
+        block["policies"] = sorted({*policies, *resolved.policies})
     return block

@@ -1,8 +1,8 @@
 """Prometheus metrics of one node, on a registry of its own (never the global one).
 
 Recorded by the front ends (requests, latency), the token store (creations), the seal lifecycle
-(seal state) and the audit broker (failures). ``sys/metrics`` renders them as Prometheus text or
-as Vault's JSON shape.
+(seal state), the audit broker (failures) and the lease expiry loop (revocations). ``sys/metrics``
+renders them as Prometheus text or as Vault's JSON shape.
 """
 
 from __future__ import annotations
@@ -52,6 +52,13 @@ class Metrics:
             "Physical storage latency by operation.",
             ["operation"],
             buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.lease_revocations = Counter(
+            "hush_lease_revocations",
+            "Lease revocations by the expiry loop, by lease kind and outcome "
+            "(revoked, failed: will be retried, irrevocable: gave up).",
+            ["kind", "outcome"],
             registry=self.registry,
         )
         self.sealed.set(1)

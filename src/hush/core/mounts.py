@@ -18,7 +18,7 @@ import orjson
 from hush.barrier.view import LogicalStorage, StorageView
 from hush.core.errors import InvalidRequest
 from hush.crypto import random_token_string
-from hush.framework.backend import Backend, BackendContext
+from hush.framework.backend import Backend, BackendContext, SystemView
 from hush.framework.registry import Registry
 from hush.storage.base import TxnOp
 
@@ -108,7 +108,9 @@ class MountTable:
         view_prefix: str = "logical/",
         reserved: tuple[str, ...] = RESERVED_MOUNT_PREFIXES,
         commit: Callable[[Sequence[TxnOp]], Awaitable[None]] | None = None,
+        system: SystemView | None = None,
     ) -> None:
+        self._system = system
         self._table_path = table_path
         # How a table change is written: the core passes the authorisation epoch's commit, so
         # every node sees the change on its next request.
@@ -205,6 +207,7 @@ class MountTable:
             mount_uuid=entry.uuid,
             options=dict(entry.options),
             config=dict(entry.config),
+            system=self._system,
         )
         backend = factory(context)
         await backend.initialize()

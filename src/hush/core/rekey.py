@@ -25,22 +25,42 @@ __all__ = ["RekeyOperation"]
 class RekeyOperation:
     """One rekey attempt; at most one exists per node at a time."""
 
-    def __init__(self, core: Core, shares: int, threshold: int, require_verification: bool) -> None:
+    def __init__(
+        self,
+        core: Core,
+        shares: int,
+        threshold: int,
+        require_verification: bool,
+        *,
+        recovery: bool = False,
+    ) -> None:
         if core.seal_config is None:
             raise NotInitialized
+        if core.seals.auto and not recovery:
+            raise InvalidRequest(
+                "sys/rekey replaces Shamir unseal shares; this store uses an auto-unseal seal "
+                f"({core.seal_config.type}), whose unseal key is not split. Rotate the data keys "
+                "with sys/rotate, or rekey the recovery keys with sys/rekey-recovery-key"
+            )
+        if recovery and not core.seals.auto:
+            raise InvalidRequest(
+                "sys/rekey-recovery-key needs an auto-unseal seal; this store uses Shamir "
+                "unseal shares: use sys/rekey"
+            )
         validate_split(shares, threshold)
         self._core = core
+        self.recovery = recovery
         self.new_config = SealConfig(shares, threshold)
         self.require_verification = require_verification
-        self.collector = ShareCollector(
-            core.seal_config.secret_threshold, core.seal_config.share_length
-        )
+        # Current shares: unseal shares (sys/rekey) or recovery shares (sys/rekey-recovery-key).
+        current = core.seals.operator_config()
+        self.collector = ShareCollector(current.secret_threshold, current.share_length)
         self.pending_key: SecretBytes | None = None
         self.verification: ShareCollector | None = None
         self.verification_nonce = ""
 
     @classmethod
-    def start(cls, core: Core, data: dict[str, Any]) -> RekeyOperation:
+    def start(cls, core: Core, data: dict[str, Any], *, recovery: bool = False) -> RekeyOperation:
         """Validate ``sys/rekey/init`` fields and begin."""
         if data.get("pgp_keys"):
             raise Unsupported("pgp_keys is not supported by Hush yet; omit it to get plain shares")
@@ -51,6 +71,7 @@ class RekeyOperation:
             int(data["secret_shares"]),
             int(data["secret_threshold"]),
             bool(data.get("require_verification", False)),
+            recovery=recovery,
         )
 
     def status(self) -> dict[str, Any]:
@@ -77,7 +98,7 @@ class RekeyOperation:
         if not self.collector.complete:
             return {**self.status(), "complete": False}
         old_key = self.collector.combine()
-        if not await self._core.barrier.verify_unseal_key(old_key):
+        if not await self._core.seals.verify_operator_key(old_key):
             self.collector = ShareCollector(self.collector.threshold, self.collector.share_length)
             raise InvalidRequest(
                 "rekey: the key shares given do not combine to the current unseal key; "
@@ -103,7 +124,7 @@ class RekeyOperation:
             self.verification_nonce = str(uuid.uuid4())
             body["verification_nonce"] = self.verification_nonce
         else:
-            await self._core.replace_unseal_key(new_key, self.new_config)
+            await self._install(new_key)
         return body
 
     def verify_status(self) -> dict[str, Any]:
@@ -135,8 +156,14 @@ class RekeyOperation:
             raise InvalidRequest(
                 "rekey verification: the shares do not match the new key; progress was reset"
             )
-        await self._core.replace_unseal_key(self.pending_key, self.new_config)
+        await self._install(self.pending_key)
         return {"nonce": self.verification_nonce, "complete": True}
+
+    async def _install(self, new_key: SecretBytes) -> None:
+        if self.recovery:
+            await self._core.seals.install_recovery_key(new_key, self.new_config)
+        else:
+            await self._core.replace_unseal_key(new_key, self.new_config)
 
     def cancel_verification(self) -> None:
         """Restart verification from zero shares (Vault keeps the pending key)."""

@@ -16,7 +16,18 @@ from hush.crypto import SecretBytes
 if TYPE_CHECKING:
     from hush.core.tokens import TokenEntry
 
-__all__ = ["Auth", "LoginResult", "Operation", "Request", "Response", "SecretLease"]
+__all__ = [
+    "RAW_BODY_PATHS",
+    "Auth",
+    "LoginResult",
+    "Operation",
+    "Request",
+    "Response",
+    "SecretLease",
+]
+
+# Endpoints whose write body is a file, not JSON: the front end passes it as ``Request.body``.
+RAW_BODY_PATHS = frozenset({"sys/storage/snapshot"})
 
 
 class Operation(enum.StrEnum):
@@ -102,6 +113,8 @@ class Request:
     auth: Auth | None = None
     token_entry: TokenEntry | None = None
     wrap_ttl: int | None = None
+    # The raw request body, only for endpoints in RAW_BODY_PATHS (a snapshot file upload).
+    body: bytes = b""
 
     def with_route(self, mount_point: str, mount_path: str) -> Request:
         """This request, bound to the mount that serves it."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hush.barrier.view import StorageView
 from hush.core.errors import InvalidRequest, PermissionDenied
+from hush.core.identity import TOKEN_MOUNT_ACCESSOR, entity_for_login
 from hush.core.request import Request, Response
 from hush.core.system.common import ops
 from hush.core.token_roles import MAX_TOKEN_TTL, CreateRequest, TokenRole, plan_token
@@ -53,7 +55,7 @@ _CREATE_FIELDS = {
     "display_name": Field(FieldType.STRING, "Name shown in audit and lookups."),
     "num_uses": Field(FieldType.INT, "Uses before the token is revoked (0 = unlimited)."),
     "period": Field(FieldType.DURATION, "Periodic token: TTL reset to this on renewal."),
-    "entity_alias": Field(FieldType.STRING, "Entity alias (not supported yet)."),
+    "entity_alias": Field(FieldType.STRING, "Entity alias the token acts for (with a role)."),
 }
 _TOKEN_FIELD = {"token": Field(FieldType.STRING, "The token.", sensitive=True)}
 _ACCESSOR_FIELD = {"accessor": Field(FieldType.STRING, "Accessor of the token.")}
@@ -161,6 +163,14 @@ class TokenBackend(Backend):
 
     # -- helpers -----------------------------------------------------------------------------
 
+    async def _with_identity(self, data: dict[str, Any], entry: TokenEntry) -> dict[str, Any]:
+        """Add ``identity_policies`` to a lookup body when the token's entity has any (Vault)."""
+        if entry.entity_id:
+            resolved = await self._core.identity_resolver.resolve(entry.entity_id)
+            if resolved.policies:
+                data["identity_policies"] = list(resolved.policies)
+        return data
+
     async def _by_token(self, fields: FieldData) -> tuple[SecretBytes, TokenEntry]:
         raw = fields.string("token")
         if not raw:
@@ -183,6 +193,20 @@ class TokenBackend(Backend):
     async def _role(self, name: str) -> TokenRole | None:
         blob = await self.storage.get(_ROLES + name)
         return TokenRole.from_json(blob) if blob else None
+
+    async def _entity_for_alias(self, alias_name: str, role: TokenRole | None) -> str:
+        """Vault's ``entity_alias``: the token acts for the entity of that token-store alias.
+
+        Only through a role whose ``allowed_entity_aliases`` (globs, case-insensitive as in
+        Vault) list the name; the alias is compared exactly, so ``Alice`` never lands on
+        ``alice``'s entity.
+        """
+        if role is None:
+            raise InvalidRequest("'entity_alias' is only allowed in combination with token role")
+        allowed = [pattern.lower() for pattern in role.allowed_entity_aliases]
+        if not any(fnmatch.fnmatchcase(alias_name.lower(), pattern) for pattern in allowed):
+            raise InvalidRequest("invalid 'entity_alias' value")
+        return await entity_for_login(self._core.identity, TOKEN_MOUNT_ACCESSOR, alias_name, {})
 
     async def renew(self, entry: TokenEntry, increment: int) -> TokenEntry:
         """Extend a token's TTL within its caps (explicit max TTL, system max, period)."""
@@ -208,6 +232,7 @@ class TokenBackend(Backend):
             raise InvalidRequest("past the max TTL, cannot renew")
         entry.expire_time = expire
         await self.tokens.save(entry)
+        await self._core.expiration.token_renewed(entry)
         return entry
 
     def _self_token(self, request: Request) -> SecretBytes:
@@ -223,8 +248,6 @@ class TokenBackend(Backend):
         role = await self._role(role_name) if role_name else None
         if role_name and role is None:
             raise InvalidRequest(f'unknown role "{role_name}"')
-        if fields.string("entity_alias"):
-            raise InvalidRequest("entity_alias is not supported by Hush yet")
         wish = CreateRequest(
             policies=fields.strings("policies") if fields.has("policies") else None,
             meta={str(k): str(v) for k, v in fields.mapping("meta").items()},
@@ -241,6 +264,8 @@ class TokenBackend(Backend):
         )
         sudo = request.auth is not None and (request.auth.root or request.auth.sudo)
         entry = plan_token(parent, wish, role, sudo=sudo, orphan=orphan)
+        if fields.string("entity_alias"):
+            entry.entity_id = await self._entity_for_alias(fields.string("entity_alias"), role)
         try:
             token = await self.tokens.create(entry, wish.custom_id or None)
         except ValueError:
@@ -262,15 +287,18 @@ class TokenBackend(Backend):
         async def lookup(request: Request, fields: FieldData) -> Response:
             """Look up a token given in the body."""
             token, entry = await self._by_token(fields)
-            return Response(data=self.lookup_data(token, entry))
+            return Response(data=await self._with_identity(self.lookup_data(token, entry), entry))
 
         async def lookup_self(request: Request, fields: FieldData) -> Response:
             """Look up the calling token."""
-            return Response(data=self.lookup_data(self._self_token(request), _caller(request)))
+            entry = _caller(request)
+            data = self.lookup_data(self._self_token(request), entry)
+            return Response(data=await self._with_identity(data, entry))
 
         async def lookup_accessor(request: Request, fields: FieldData) -> Response:
             """Look up a token by accessor (the token itself is not returned)."""
-            return Response(data=self.lookup_data(None, await self._by_accessor(fields)))
+            entry = await self._by_accessor(fields)
+            return Response(data=await self._with_identity(self.lookup_data(None, entry), entry))
 
         async def renew(request: Request, fields: FieldData) -> Response:
             """Renew a token given in the body."""

@@ -211,4 +211,6 @@ def plan_token(
         renewable=(wish.renewable and (role.renewable if role else True)) and bool(ttl),
         type=token_type,
         role=role.name if role else "",
+        # Vault: a child token acts for the same entity as its parent.
+        entity_id=parent.entity_id,
     )

@@ -6,6 +6,9 @@ Storage layout inside the token view (``sys/token/``):
 * ``id/<hash>`` — a service token's entry under HMAC-SHA256(salt, token); the token is never stored.
 * ``accessor/<HMAC(salt, accessor)>`` — the accessor and the hash of the token it names.
 * ``parent/<parent hash>/<child hash>`` — the hierarchy, so revoking a parent finds its children.
+* ``path/<h(seg 1)>/.../<h(seg n)>/<token hash>`` — the token's creation path (``auth/userpass/
+  login/alice``), one salted hash per segment so usernames never show in keys: disabling an auth
+  mount or ``revoke-prefix`` finds its tokens with a prefix scan.
 
 Batch tokens are ``hsb.`` + base64url(AES-GCM(batch key, entry)): nothing is stored, they cannot be
 renewed or revoked one by one, and they die with their parent. TTLs and use counts are enforced on
@@ -52,6 +55,7 @@ _BATCH_KEY_PATH = "batch-key"
 _ID = "id/"
 _ACCESSOR = "accessor/"
 _PARENT = "parent/"
+_PATH = "path/"
 _BATCH_AAD = b"hush-batch-token-v1"
 _TXN_BATCH = 500
 
@@ -86,6 +90,9 @@ class TokenEntry:
     role: str = ""
     token_hash: str = ""
     bound_cidrs: list[str] = field(default_factory=list)
+    #: Accessor of the auth mount whose login minted the token ("" for token-store tokens):
+    #: a token outlives neither the mount nor a re-enable of it at the same path.
+    mount_accessor: str = ""
 
     @property
     def is_root(self) -> bool:
@@ -121,6 +128,8 @@ class TokenStore:
         self._batch_key: SecretBytes | None = None
         # Called with the hashes of revoked tokens (cubbyholes, leases go with their token).
         self.on_revoke: list[Callable[[list[str]], Awaitable[None]]] = []
+        # Called with each new service token's entry (the expiration manager leases it).
+        self.on_create: list[Callable[[TokenEntry], Awaitable[None]]] = []
 
     async def setup(self) -> None:
         """Load (or create once) the salt and the batch-token key; called on unseal."""
@@ -147,6 +156,16 @@ class TokenStore:
     @staticmethod
     def _accessor_value(entry: TokenEntry) -> bytes:
         return orjson.dumps({"token_hash": entry.token_hash, "accessor": entry.accessor})
+
+    def _path_folder(self, path: str) -> str:
+        """The index folder of a creation path (segment-wise, so prefixes stay prefixes)."""
+        salt = self._require_salt()
+        segments = path.strip("/").split("/") if path.strip("/") else []
+        hashed = [hmac_sha256(salt, b"path:" + s.encode()).hex()[:32] for s in segments]
+        return _PATH + "".join(h + "/" for h in hashed)
+
+    def _path_key(self, entry: TokenEntry) -> str:
+        return self._path_folder(entry.path) + entry.token_hash
 
     def _require_salt(self) -> bytes:
         if self._salt is None:
@@ -187,10 +206,13 @@ class TokenStore:
         ops = [
             TxnOp("put", _ID + entry.token_hash, entry.to_json()),
             TxnOp("put", self._accessor_key(entry.accessor), self._accessor_value(entry)),
+            TxnOp("put", self._path_key(entry), b""),
         ]
         if entry.parent_hash:
             ops.append(TxnOp("put", f"{_PARENT}{entry.parent_hash}/{entry.token_hash}", b""))
         await self._storage.transaction(ops)
+        for hook in self.on_create:
+            await hook(entry)
         return token
 
     def _seal_batch(self, entry: TokenEntry) -> SecretBytes:
@@ -323,6 +345,7 @@ class TokenStore:
             ops += [TxnOp("delete", _ID + token_hash)]
             if found is not None:
                 ops.append(TxnOp("delete", self._accessor_key(found.accessor)))
+                ops.append(TxnOp("delete", self._path_key(found)))
                 if found.parent_hash:
                     ops.append(TxnOp("delete", f"{_PARENT}{found.parent_hash}/{token_hash}"))
         await self._apply(ops)
@@ -342,11 +365,36 @@ class TokenStore:
         ops += [
             TxnOp("delete", _ID + entry.token_hash),
             TxnOp("delete", self._accessor_key(entry.accessor)),
+            TxnOp("delete", self._path_key(entry)),
         ]
         if entry.parent_hash:
             ops.append(TxnOp("delete", f"{_PARENT}{entry.parent_hash}/{entry.token_hash}"))
         await self._apply(ops)
         await self._revoked([entry.token_hash])
+
+    async def revoke_prefix(self, prefix: str) -> int:
+        """Revoke every service token created under ``prefix`` (whole segments), with children.
+
+        Batch tokens are not stored and cannot be found here; the core refuses those of a
+        disabled auth mount through :attr:`TokenEntry.mount_accessor` instead.
+        """
+        folder = self._path_folder(prefix)
+        pending, found = [folder], []
+        while pending:
+            current = pending.pop()
+            for child in await self._storage.list(current):
+                if child.endswith("/"):
+                    pending.append(current + child)
+                else:
+                    found.append(current + child)
+        revoked = 0
+        for key in found:
+            entry = await self._load(key.rsplit("/", 1)[1])
+            if entry is None:
+                await self._storage.delete(key)  # dangling index entry
+                continue
+            revoked += await self.revoke_tree(entry)
+        return revoked
 
     async def _revoked(self, token_hashes: list[str]) -> None:
         for hook in self.on_revoke:

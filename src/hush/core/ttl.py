@@ -13,7 +13,7 @@ import json
 import re
 from fractions import Fraction
 
-__all__ = ["parse_ttl"]
+__all__ = ["go_duration", "parse_ttl"]
 
 _NANOSECONDS_PER_SECOND = 1_000_000_000
 # Go's time.Duration is an int64 of nanoseconds (about 292 years); longer values are an error there
@@ -93,3 +93,14 @@ def _parse_go_duration(text: str) -> int:
 def _quote(text: str) -> str:
     """Quote a value for an error message like Go's ``strconv.Quote`` would."""
     return json.dumps(text, ensure_ascii=False)
+
+
+def go_duration(seconds: int) -> str:
+    """Go's ``time.Duration.String`` for whole seconds: ``0s``, ``1m30s``, ``768h0m0s``."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"

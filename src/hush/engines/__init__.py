@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from hush.engines.awssm import AwssmBackend
+from hush.engines.database import DatabaseBackend
 from hush.engines.kv import KVv2Backend, kv_backend
+from hush.engines.ssm import SsmBackend
 from hush.engines.transit import TransitBackend
 from hush.framework.registry import Registry
 
@@ -16,3 +19,6 @@ def register_builtin_engines(registry: Registry) -> None:
     # callers that bypass that normalisation.
     registry.register("kv-v2", KVv2Backend)
     registry.register("transit", TransitBackend)
+    registry.register("database", DatabaseBackend)
+    registry.register("awssm", AwssmBackend)
+    registry.register("ssm", SsmBackend)

@@ -11,7 +11,7 @@ import fnmatch
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from hush.barrier.view import LogicalStorage
 from hush.core.errors import InvalidRequest, MethodNotAllowed, NotFound
@@ -20,7 +20,7 @@ from hush.framework.fields import FieldData
 from hush.framework.path import Path, PathMatch
 from hush.storage.base import InvalidKeyError
 
-__all__ = ["Backend", "BackendContext", "PreparedCall"]
+__all__ = ["Backend", "BackendContext", "PreparedCall", "SystemView"]
 
 # The "unrecognized parameters" warning names at most this many (a body may carry a million).
 _MAX_NAMED_UNKNOWN = 20
@@ -31,15 +31,27 @@ def _invalid_path() -> InvalidRequest:
     return InvalidRequest("invalid path: too long, or contains a NUL character")
 
 
+class SystemView(Protocol):
+    """Services of the core a backend may use (Vault's ``logical.SystemView``)."""
+
+    async def generate_password(self, policy_name: str) -> str:
+        """A password from the named ``sys/policies/password`` policy (404 if it is missing)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class BackendContext:
-    """What a backend is given when it is mounted: its own storage view and its mount's facts."""
+    """What a backend is given when it is mounted: its own storage view and its mount's facts.
+
+    ``system`` is ``None`` for backends built outside a core (unit tests, the system backend).
+    """
 
     storage: LogicalStorage
     mount_path: str
     mount_uuid: str
     options: Mapping[str, str] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
+    system: SystemView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +117,23 @@ class Backend:
     ) -> SecretLease:
         """Extend a lease this backend issued; returns the granted lease (TTL before capping).
 
-        The expiration manager caps the result by the lease's and the mount's max TTL. Backends
-        whose secrets cannot be renewed keep this default, which refuses.
+        The expiration manager then applies Vault's ``CalculateTTL``: the caller's ``increment``
+        if given, else the returned ``ttl``, else the mount's default; cut so the lease ends by
+        its issue time plus the smallest of the returned (or original) ``max_ttl``, the mount's
+        ``max_lease_ttl`` and the system max. A non-empty returned ``internal_data`` replaces the
+        stored one; ``renewable`` is taken as returned. Raise a ``HushError`` to refuse (its
+        message reaches the client). Backends whose secrets cannot be renewed keep this default.
         """
         raise InvalidRequest(f"lease of type {secret_type!r} is not renewable")
 
     async def revoke_secret(self, secret_type: str, internal_data: dict[str, Any]) -> None:
         """Destroy a dynamic secret this backend issued (drop the database user, ...).
 
-        Raising lets the expiration manager retry with backoff; the default does nothing.
+        Raising lets the expiration manager retry with backoff (it gives up after a few attempts
+        and marks the lease irrevocable). Only a ``HushError``'s message is stored, logged and
+        shown; other exceptions are recorded by type name, since driver messages may quote
+        connection details. Must be idempotent: a revocation may be retried after a crash.
+        The default does nothing.
         """
 
     async def locked_users(self) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 from hush.core.request import Operation, Request, Response
 from hush.framework.fields import Field, FieldData
 
-__all__ = ["ExistenceCheck", "Handler", "OperationSpec", "Path", "PathMatch"]
+__all__ = ["ExistenceCheck", "Handler", "OperationSpec", "Path", "PathMatch", "ops"]
 
 Handler = Callable[[Request, FieldData], Awaitable[Response | None]]
 ExistenceCheck = Callable[[Request, FieldData], Awaitable[bool]]
@@ -24,6 +24,14 @@ class OperationSpec:
 
     handler: Handler
     summary: str = ""
+
+
+def ops(**handlers: Handler) -> Mapping[Operation, OperationSpec]:
+    """``ops(read=h1, update=h2)`` → an operations mapping with summaries from the docstrings."""
+    return {
+        Operation(name): OperationSpec(handler, (handler.__doc__ or "").strip().split("\n")[0])
+        for name, handler in handlers.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkProcess
@@ -75,6 +76,8 @@ class WorkerSpec:
     listen: ListenOptions
     log_level: str = "info"
     log_format: str = "standard"
+    # Applies the config file's settings (lease TTLs, seals) to each worker's new core.
+    configure: Callable[[Core], None] | None = None
 
 
 @dataclass
@@ -289,6 +292,8 @@ def _worker_main(spec: WorkerSpec, sock: socket.socket, conn: Connection, index:
     configure_logging(level, spec.log_format)
     core = build_core(spec.storage_kind, dict(spec.storage_options))
     core.log_level = level
+    if spec.configure is not None:
+        spec.configure(core)
     asyncio.run(_serve_worker(core, spec.listen, sock, conn))
 
 
@@ -297,6 +302,9 @@ async def _serve_worker(
 ) -> None:
     prepare_core(core, listen)
     await core.open()
+    # With an auto-unseal seal every worker unseals itself (no supervisor hand-out needed); the
+    # key it announces reaches the others, for whom it is a no-op once they are unsealed.
+    core.seals.start_auto_unseal()
     server = make_server(core, listen)
     link = SupervisorLink(core, conn, on_lost=lambda: setattr(server, "should_exit", True))
     link.attach()

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
-from hush.api.vault import DEFAULT_MAX_REQUEST_SIZE, VaultAPI
+from hush.api.app import HushApp
+from hush.api.vault import DEFAULT_MAX_REQUEST_SIZE
 from hush.core.core import Core
 from hush.core.mounts import MountEntry
 from hush.crypto import SecretBytes
@@ -68,6 +69,18 @@ class DevOptions:
     kv_path: str = "secret/"
     kv_version: str = "2"
     extra: dict[str, str] = field(default_factory=dict)
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _DevInfo:
+    """What the dev banner prints."""
+
+    unseal_key: str
+    root_token: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
 
 
 def build_core(storage_kind: str, storage_options: dict[str, str]) -> Core:
@@ -79,10 +92,18 @@ def build_core(storage_kind: str, storage_options: dict[str, str]) -> Core:
     auth_methods = Registry("auth method")
     register_builtin_auth_methods(auth_methods)
     storage = open_storage(storage_kind, storage_options)
-    return Core(storage, storage_type=storage_kind, engines=registry, auth_methods=auth_methods)
+    core = Core(storage, storage_type=storage_kind, engines=registry, auth_methods=auth_methods)
+    from hush.engines.awssm.metrics import RotationCollector
+
+    # A lambda, not the bound method: the mount table replaces its backends dict on (un)seal.
+    mounted = lambda: core.mounts.backends.items()  # noqa: E731, PLW0108
+    core.metrics.registry.register(RotationCollector(mounted))
+    return core
 
 
-async def _dev_setup(core: Core, dev: DevOptions) -> tuple[str, str]:
+async def _dev_setup(core: Core, dev: DevOptions) -> _DevInfo:
+    import base64
+
     result = await core.initialize(1, 1)
     unseal_key = SecretBytes(result.shares[0])
     await core.unseal_with_key(unseal_key)
@@ -98,12 +119,42 @@ async def _dev_setup(core: Core, dev: DevOptions) -> tuple[str, str]:
             description="key/value secret storage",
         )
     )
-    import base64
+    await core.mount(
+        MountEntry(
+            path="awssm/",
+            type="awssm",
+            description="AWS Secrets Manager",
+            # Audit entries name the action and region in clear; values stay HMAC'd.
+            config={"audit_non_hmac_request_keys": ["aws_action", "aws_region"]},
+        )
+    )
+    await core.mount(
+        MountEntry(path="ssm/", type="ssm", description="AWS Systems Manager Parameter Store")
+    )
+    aws_id, aws_secret = await _dev_aws_key(core, dev)
+    return _DevInfo(base64.b64encode(unseal_key.reveal()).decode(), token, aws_id, aws_secret)
 
-    return base64.b64encode(unseal_key.reveal()).decode(), token
+
+async def _dev_aws_key(core: Core, dev: DevOptions) -> tuple[str, str]:
+    """Enable ``auth/aws`` and create the dev key pair bound to the root policy."""
+    from hush.auth.aws import AwsAuthBackend
+
+    await core.mount_auth(MountEntry(path="aws/", type="aws", description="AWS access keys"))
+    backend = core.auth_mounts.backends["aws/"]
+    assert isinstance(backend, AwsAuthBackend)
+    secret = dev.aws_secret_access_key
+    key = await backend.create_key(
+        ["root"],
+        display_name="dev",
+        description="dev mode key pair",
+        access_key_id=dev.aws_access_key_id,
+        secret_access_key=SecretBytes(secret.encode()) if secret else None,
+        allow_root=True,
+    )
+    return key.access_key_id, key.secret_access_key.reveal().decode()
 
 
-def banner(listen: ListenOptions, core: Core, dev: tuple[str, str] | None) -> str:
+def banner(listen: ListenOptions, core: Core, dev: _DevInfo | None) -> str:
     """The start-up banner (Vault's layout), with the dev unseal key and root token in dev mode."""
     lines = [
         "==> Hush server configuration:",
@@ -115,7 +166,6 @@ def banner(listen: ListenOptions, core: Core, dev: tuple[str, str] | None) -> st
         "==> Hush server started! Log data will stream in below:",
     ]
     if dev is not None:
-        unseal_key, token = dev
         lines += [
             "",
             "WARNING! dev mode is enabled! In this mode, Hush runs entirely unsealed with a",
@@ -125,11 +175,18 @@ def banner(listen: ListenOptions, core: Core, dev: tuple[str, str] | None) -> st
             "",
             f"    $ export VAULT_ADDR='{listen.url}'",
             "",
+            "and, for the AWS APIs (aws --endpoint-url, boto3 endpoint_url):",
+            "",
+            f"    $ export AWS_ENDPOINT_URL='{listen.url}'",
+            f"    $ export AWS_ACCESS_KEY_ID='{dev.aws_access_key_id}'",
+            f"    $ export AWS_SECRET_ACCESS_KEY='{dev.aws_secret_access_key}'",
+            "    $ export AWS_DEFAULT_REGION='us-east-1'",
+            "",
             "The unseal key and root token are displayed below in case you want to",
             "seal/unseal the server or re-authenticate.",
             "",
-            f"Unseal Key: {unseal_key}",
-            f"Root Token: {token}",
+            f"Unseal Key: {dev.unseal_key}",
+            f"Root Token: {dev.root_token}",
             "",
             "Development mode should NOT be used in production installations!",
         ]
@@ -163,7 +220,7 @@ def prepare_core(core: Core, listen: ListenOptions) -> None:
 
 def make_server(core: Core, listen: ListenOptions) -> uvicorn.Server:
     """The uvicorn server for ``core``; SIGTERM drains in-flight requests before it stops."""
-    app = VaultAPI(core, max_request_size=listen.max_request_size)
+    app = HushApp(core, max_request_size=listen.max_request_size)
     config = uvicorn.Config(
         app,
         host=listen.host,
@@ -184,6 +241,7 @@ def make_server(core: Core, listen: ListenOptions) -> uvicorn.Server:
 async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> None:
     prepare_core(core, listen)
     await core.open()
+    core.seals.start_auto_unseal()
     try:
         dev_info = await _dev_setup(core, dev) if dev is not None else None
         server = make_server(core, listen)

@@ -12,7 +12,10 @@ by ``tests/contract/test_storage_contract.py``:
   find due work without loading everything: ``claim_due(now, limit, hold)`` returns up to
   ``limit`` entries with ``due_at <= now`` (earliest first) and pushes each one's ``due_at`` to
   ``now + hold``, so a claimer that dies lets the work come due again; the claimer calls
-  ``unschedule`` when done.
+  ``unschedule`` when done. ``prefix`` limits the claim to keys starting with it, so
+  independent claimers (lease expiry ``lease/``, rotation) never push each other's work back.
+* ``scan``/``scan_due``/``count``/``replace_all`` walk or replace the whole store in key order,
+  in bounded batches; storage migration and snapshots use them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "StorageError",
     "TxnOp",
     "child_entry",
+    "prefix_upper_bound",
     "validate_key",
     "validate_ops",
     "validate_prefix",
@@ -82,6 +86,16 @@ def validate_prefix(prefix: str) -> None:
         raise ValueError("list prefix must be empty or end with '/'")
     if "\x00" in prefix or len(prefix) > MAX_KEY_LENGTH:
         raise InvalidKeyError("invalid list prefix")
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix`` (``None``: none)."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            return prefix[:-1] + chr(last + 1)
+        prefix = prefix[:-1]
+    return None
 
 
 def child_entry(prefix: str, key: str) -> str:
@@ -142,11 +156,19 @@ class Storage(abc.ABC):
     async def unschedule(self, key: str) -> None:
         """Remove ``key`` from the due-time index; missing is not an error."""
 
+    async def unschedule_many(self, keys: Sequence[str]) -> None:
+        """Remove several keys from the due-time index (backends override with one statement)."""
+        for key in keys:
+            await self.unschedule(key)
+
     @abc.abstractmethod
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
-        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``.
+
+        Only keys starting with ``prefix`` are claimed (all keys when it is empty).
+        """
 
     async def get_many(self, keys: Sequence[str]) -> builtins.list[bytes | None]:
         """The values under ``keys``, in order (``None`` where absent); one round trip where the
@@ -169,3 +191,39 @@ class Storage(abc.ABC):
         if self._local_locks is None:
             self._local_locks = LocalLocks()
         return self._local_locks
+
+    # -- whole-store access (storage migration, snapshots) ------------------------------------
+
+    async def scan(self, after: str, limit: int) -> builtins.list[tuple[str, bytes]]:
+        """Up to ``limit`` entries whose keys sort after ``after`` (``""``: from the start).
+
+        Keys are in code point order (= UTF-8 byte order), the same on every backend.
+        """
+        raise NotImplementedError(f"{self.name} storage cannot be scanned")
+
+    async def scan_due(self, after: str, limit: int) -> builtins.list[DueEntry]:
+        """Up to ``limit`` due-time index entries whose keys sort after ``after``."""
+        raise NotImplementedError(f"{self.name} storage cannot be scanned")
+
+    async def count(self) -> int:
+        """How many entries (values, not due-time entries) the store holds."""
+        raise NotImplementedError(f"{self.name} storage cannot count")
+
+    async def dump(self) -> tuple[builtins.list[tuple[str, bytes]], builtins.list[DueEntry]]:
+        """Every entry and due-time entry; backends that can make it one consistent view do.
+
+        This default pages through :meth:`scan`; a write racing with it may or may not show.
+        """
+        entries: builtins.list[tuple[str, bytes]] = []
+        while batch := await self.scan(entries[-1][0] if entries else "", 5000):
+            entries += batch
+        due: builtins.list[DueEntry] = []
+        while due_batch := await self.scan_due(due[-1].key if due else "", 5000):
+            due += due_batch
+        return entries, due
+
+    async def replace_all(
+        self, entries: Sequence[tuple[str, bytes]], due: Sequence[DueEntry]
+    ) -> None:
+        """Atomically make the store hold exactly ``entries`` and ``due`` (snapshot restore)."""
+        raise NotImplementedError(f"{self.name} storage cannot be replaced")

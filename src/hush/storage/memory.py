@@ -91,16 +91,25 @@ class MemoryStorage(Storage):
         validate_key(key)
         self._unschedule(key)
 
+    async def unschedule_many(self, keys: Sequence[str]) -> None:
+        """Remove several keys from the due-time index."""
+        for key in keys:
+            validate_key(key)
+        for key in keys:
+            self._unschedule(key)
+
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
-        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+        """Claim up to ``limit`` due entries under ``prefix``; ``due_at`` becomes ``now + hold``."""
         claimed: builtins.list[DueEntry] = []
         for due_at, key in self._due_order:
             if len(claimed) >= limit or due_at > now:
                 break
-            claimed.append(DueEntry(key=key, due_at=due_at))
-        del self._due_order[: len(claimed)]
+            if key.startswith(prefix):
+                claimed.append(DueEntry(key=key, due_at=due_at))
+        for entry in claimed:
+            self._unschedule(entry.key)
         for entry in claimed:
             self._due_at[entry.key] = now + hold
             bisect.insort(self._due_order, (now + hold, entry.key))
@@ -129,3 +138,34 @@ class MemoryStorage(Storage):
         if due_at is not None:
             index = bisect.bisect_left(self._due_order, (due_at, key))
             del self._due_order[index]
+
+    async def scan(self, after: str, limit: int) -> builtins.list[tuple[str, bytes]]:
+        """Entries after ``after`` in key order (sorts the keys: fine for a test store)."""
+        keys = sorted(k for k in self._values if k > after)[:limit]
+        return [(k, self._values[k]) for k in keys]
+
+    async def scan_due(self, after: str, limit: int) -> builtins.list[DueEntry]:
+        """Due-time entries after ``after`` in key order."""
+        keys = sorted(k for k in self._due_at if k > after)[:limit]
+        return [DueEntry(k, self._due_at[k]) for k in keys]
+
+    async def count(self) -> int:
+        """Number of values."""
+        return len(self._values)
+
+    async def replace_all(
+        self, entries: Sequence[tuple[str, bytes]], due: Sequence[DueEntry]
+    ) -> None:
+        """Swap the whole store (no await inside, so atomic for the event loop)."""
+        for key, value in entries:
+            validate_key(key)
+            if not isinstance(value, bytes):
+                raise ValueError("replace_all needs bytes values")
+        for entry in due:
+            validate_key(entry.key)
+        self._values, self._children, self._due_at, self._due_order = {}, {}, {}, []
+        for key, value in entries:
+            self._put(key, value)
+        for entry in due:
+            self._due_at[entry.key] = entry.due_at
+            bisect.insort(self._due_order, (entry.due_at, entry.key))

@@ -27,6 +27,7 @@ from hush.storage.base import (
     StorageError,
     TxnOp,
     child_entry,
+    prefix_upper_bound,
     validate_key,
     validate_ops,
     validate_prefix,
@@ -169,17 +170,33 @@ class SQLiteStorage(Storage):
         sql = "DELETE FROM due WHERE key = ?"
         await self._write("unschedule", lambda db: db.execute(sql, (key,)))
 
+    async def unschedule_many(self, keys: Sequence[str]) -> None:
+        """Remove several keys from the due-time index in one write."""
+        for key in keys:
+            validate_key(key)
+        rows = [(key,) for key in keys]
+        if rows:
+            sql = "DELETE FROM due WHERE key = ?"
+            await self._write("unschedule", lambda db: db.executemany(sql, rows))
+
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
-        """Claim up to ``limit`` entries due at ``now``; their ``due_at`` becomes ``now + hold``."""
+        """Claim up to ``limit`` due entries under ``prefix``; ``due_at`` becomes ``now + hold``."""
+        upper = prefix_upper_bound(prefix)
+        # Two fixed statements (no string building): with and without an upper bound.
+        sql = (
+            "SELECT key, due_at FROM due WHERE due_at <= ? AND key >= ? AND key < ?"
+            " ORDER BY due_at, key LIMIT ?"
+            if upper is not None
+            else "SELECT key, due_at FROM due WHERE due_at <= ? AND key >= ?"
+            " ORDER BY due_at, key LIMIT ?"
+        )
+        bounds: tuple[str, ...] = (prefix,) if upper is None else (prefix, upper)
 
         def claim(db: sqlite3.Connection) -> builtins.list[DueEntry]:
             # Uses the due_by_time index: a range scan from the earliest entry, stopped by LIMIT.
-            rows = db.execute(
-                "SELECT key, due_at FROM due WHERE due_at <= ? ORDER BY due_at, key LIMIT ?",
-                (now, max(limit, 0)),
-            ).fetchall()
+            rows = db.execute(sql, (now, *bounds, max(limit, 0))).fetchall()
             db.executemany(
                 "UPDATE due SET due_at = ? WHERE key = ?", [(now + hold, key) for key, _ in rows]
             )
@@ -222,6 +239,62 @@ class SQLiteStorage(Storage):
         if self._lock_fd is None:
             raise StorageError("sqlite storage is not open")
         return self._lock_fd
+
+    async def scan(self, after: str, limit: int) -> builtins.list[tuple[str, bytes]]:
+        """Entries after ``after`` in key order (BINARY collation: UTF-8 byte order)."""
+        rows = self._read(
+            "scan", "SELECT key, value FROM kv WHERE key > ? ORDER BY key LIMIT ?", (after, limit)
+        )
+        return [(str(key), bytes(value)) for key, value in rows]
+
+    async def scan_due(self, after: str, limit: int) -> builtins.list[DueEntry]:
+        """Due-time entries after ``after`` in key order."""
+        rows = self._read(
+            "scan_due",
+            "SELECT key, due_at FROM due WHERE key > ? ORDER BY key LIMIT ?",
+            (after, limit),
+        )
+        return [DueEntry(str(key), float(due_at)) for key, due_at in rows]
+
+    async def count(self) -> int:
+        """Number of values."""
+        return int(self._read("count", "SELECT count(*) FROM kv", ())[0][0])
+
+    async def dump(self) -> tuple[builtins.list[tuple[str, bytes]], builtins.list[DueEntry]]:
+        """Every entry, read in one transaction of the reader connection: one consistent view."""
+        if self._reader is None:
+            raise StorageError("sqlite storage is not open")
+        try:
+            self._reader.execute("BEGIN")
+            try:
+                rows = self._reader.execute("SELECT key, value FROM kv ORDER BY key").fetchall()
+                due = self._reader.execute("SELECT key, due_at FROM due ORDER BY key").fetchall()
+            finally:
+                self._reader.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite storage: dump failed ({exc})") from exc
+        return (
+            [(str(k), bytes(v)) for k, v in rows],
+            [DueEntry(str(k), float(d)) for k, d in due],
+        )
+
+    async def replace_all(
+        self, entries: Sequence[tuple[str, bytes]], due: Sequence[DueEntry]
+    ) -> None:
+        """Delete everything and insert ``entries`` and ``due`` in one transaction."""
+        validate_ops([TxnOp("put", key, value) for key, value in entries])
+        for entry in due:
+            validate_key(entry.key)
+
+        def replace(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM kv")
+            db.execute("DELETE FROM due")
+            db.executemany("INSERT INTO kv (key, value) VALUES (?, ?)", entries)
+            db.executemany(
+                "INSERT INTO due (key, due_at) VALUES (?, ?)", [(e.key, e.due_at) for e in due]
+            )
+
+        await self._write("replace_all", replace)
 
     def _open_writer(self) -> None:
         directory = os.path.dirname(os.path.abspath(self._path))

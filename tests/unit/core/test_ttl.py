@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hush.core.ttl import parse_ttl
+from hush.core.ttl import go_duration, parse_ttl
 
 PROPERTIES = settings(deadline=None)
 
@@ -139,3 +139,11 @@ def test_duration_like_text_is_a_duration_or_a_value_error(text: str) -> None:
         assert str(error).startswith("time: ")
         return
     assert seconds >= 0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (45, "45s"), (90, "1m30s"), (3600, "1h0m0s"), (768 * 3600 + 61, "768h1m1s")],
+)
+def test_go_duration_formats_like_go(seconds: int, text: str) -> None:
+    assert go_duration(seconds) == text

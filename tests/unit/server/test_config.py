@@ -339,7 +339,6 @@ def test_missing_blocks_are_explained(text: str, message: str) -> None:
 @pytest.mark.parametrize(
     "snippet",
     [
-        'seal "transit" {\n  address = "https://vault:8200"\n}',
         'telemetry {\n  statsite_address = "x:1"\n}',
         'ha_storage "consul" {}',
         'plugin_directory = "/plugins"',

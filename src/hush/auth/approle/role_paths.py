@@ -26,6 +26,7 @@ from hush.auth.approle.store import AppRoleStore
 from hush.auth.token_fields import TokenSettings, token_fields
 from hush.core.errors import InvalidRequest, NotFound
 from hush.core.request import Operation, Request, Response
+from hush.core.ttl import go_duration
 from hush.crypto import random_bytes
 from hush.framework.fields import Field, FieldData, FieldType
 from hush.framework.path import OperationSpec, Path
@@ -33,14 +34,6 @@ from hush.framework.path import OperationSpec, Path
 __all__ = ["RolePaths"]
 
 _TOKEN_TYPE_COMPAT: Final = {"default-service": "service", "default-batch": "batch"}
-
-
-def _go_duration(seconds: int) -> str:
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
 class RolePaths:
@@ -186,8 +179,8 @@ class RolePaths:
         limit = self.max_lease_ttl()
         if token.period > limit:
             raise InvalidRequest(
-                f'period of "{_go_duration(token.period)}" is greater than the backend\'s '
-                f'maximum lease TTL of "{_go_duration(limit)}"'
+                f'period of "{go_duration(token.period)}" is greater than the backend\'s '
+                f'maximum lease TTL of "{go_duration(limit)}"'
             )
         if token.max_ttl > limit:
             warnings.append(

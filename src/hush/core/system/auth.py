@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hush.core.errors import InvalidRequest
+from hush.core.identity import TOKEN_MOUNT_ACCESSOR
 from hush.core.mounts import MountEntry, normalise_mount_path
 from hush.core.request import Request, Response
 from hush.core.system.common import ops
@@ -21,7 +22,7 @@ __all__ = ["auth_paths"]
 _TOKEN_MOUNT = {
     "type": "token",
     "description": "token based credentials",
-    "accessor": "auth_token_builtin",
+    "accessor": TOKEN_MOUNT_ACCESSOR,
     "uuid": "token",
     "config": {"default_lease_ttl": 0, "max_lease_ttl": 0, "token_type": "default-service"},
     "options": None,

@@ -11,11 +11,15 @@ from hush.core.system.auth import auth_paths
 from hush.core.system.capabilities import capability_paths
 from hush.core.system.cluster import cluster_paths
 from hush.core.system.keys import KeyOperations
+from hush.core.system.leases import lease_paths
 from hush.core.system.lockout import lockout_paths
 from hush.core.system.mounts import mount_paths
 from hush.core.system.observability import observability_paths
+from hush.core.system.password_policies import password_policy_paths
 from hush.core.system.policies import policy_paths
+from hush.core.system.revoke_prefix import revoke_prefix_paths
 from hush.core.system.seal import seal_paths
+from hush.core.system.snapshot import snapshot_paths
 from hush.core.system.wrapping import wrapping_paths
 from hush.framework.backend import Backend, BackendContext
 from hush.framework.path import Path
@@ -38,6 +42,7 @@ class SystemBackend(Backend):
         "health",
         "leader",
         "rekey/*",
+        "rekey-recovery-key/*",
         "generate-root/*",
         "internal/ui/mounts",
         "internal/ui/mounts/*",
@@ -58,8 +63,11 @@ class SystemBackend(Backend):
         "auth/*",
         "config/*",
         "leases/revoke-prefix/*",
+        "revoke-prefix/*",
         "leases/revoke-force/*",
         "leases/lookup/*",
+        "revoke-prefix/*",
+        "revoke-force/*",
         "storage/*",
     )
 
@@ -80,12 +88,16 @@ class SystemBackend(Backend):
             *self.keys.paths(),
             *mount_paths(self._core),
             *capability_paths(self._core),
+            *password_policy_paths(lambda: self._core.password_policies),
             *policy_paths(lambda: self._core.policies),
             *audit_paths(lambda: self._core.audit),
             *auth_paths(self._core),
             *wrapping_paths(self._core),
+            *lease_paths(self._core),
             *lockout_paths(self._core),
+            *revoke_prefix_paths(self._core),
             *observability_paths(self._core),
+            *snapshot_paths(self._core),
         ]
 
     def is_unauthenticated(self, mount_path: str) -> bool:

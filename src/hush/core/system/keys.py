@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from hush.core.errors import InvalidRequest, PermissionDenied, Sealed
+from hush.core.errors import HushError, InvalidRequest, PermissionDenied, Sealed
 from hush.core.generate_root import OTP_LENGTH, GenerateRootOperation
-from hush.core.rekey import RekeyOperation
 from hush.core.request import Operation, Request, Response
 from hush.core.shares import decode_share
 from hush.core.system.common import ops
+from hush.core.system.rekey_paths import RekeyEndpoints
 from hush.crypto import constant_time_equal
 from hush.framework.fields import Field, FieldData, FieldType
 from hush.framework.path import Path
@@ -24,13 +24,13 @@ from hush.framework.path import Path
 if TYPE_CHECKING:
     from hush.core.core import Core
 
-__all__ = ["KeyOperations"]
+__all__ = ["CANCEL_NONCE", "SHARE_FIELDS", "KeyOperations", "share_field"]
 
-_SHARE_FIELDS = {
+SHARE_FIELDS = {
     "key": Field(FieldType.STRING, "One unseal key share, hex or base64.", sensitive=True),
     "nonce": Field(FieldType.STRING, "Nonce of the operation in progress."),
 }
-_CANCEL_NONCE = Field(
+CANCEL_NONCE = Field(
     FieldType.STRING,
     "Nonce of the attempt to cancel (DELETE); not needed with a token that has sudo here.",
 )
@@ -40,7 +40,8 @@ def _iso(ts: float) -> str:
     return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _share(fields: FieldData) -> Any:
+def share_field(fields: FieldData) -> Any:
+    """The ``key`` field decoded as a share (400 if absent or not hex/base64)."""
     if not fields.string("key"):
         raise InvalidRequest("'key' must be specified in request body as JSON")
     return decode_share(fields.string("key"))
@@ -51,26 +52,22 @@ class KeyOperations:
 
     def __init__(self, core: Core) -> None:
         self.core = core
-        self.rekey: RekeyOperation | None = None
+        self.rekey_endpoints = RekeyEndpoints(self, "rekey", recovery=False)
+        self.recovery_rekey_endpoints = RekeyEndpoints(self, "rekey-recovery-key", recovery=True)
         self.generate_root: GenerateRootOperation | None = None
 
-    def _unsealed(self) -> None:
+    def unsealed(self) -> None:
+        """Refuse with 503 while sealed."""
         if self.core.sealed:
             raise Sealed
 
-    def _rekey(self) -> RekeyOperation:
-        self._unsealed()
-        if self.rekey is None:
-            raise InvalidRequest("no rekey in progress")
-        return self.rekey
-
     def _root(self) -> GenerateRootOperation:
-        self._unsealed()
+        self.unsealed()
         if self.generate_root is None:
             raise InvalidRequest("no root generation in progress")
         return self.generate_root
 
-    async def _check_cancel(self, request: Request, fields: FieldData, nonce: str) -> None:
+    async def check_cancel(self, request: Request, fields: FieldData, nonce: str) -> None:
         """Refuse a cancel that names neither the attempt's nonce nor comes from a sudo token."""
         given = fields.string("nonce")
         if given and constant_time_equal(given, nonce):
@@ -107,86 +104,16 @@ class KeyOperations:
             """Add a new encryption key term; older terms still decrypt."""
             await core.cluster_sync.rotate_keyring()
 
-        async def rekey_status(request: Request, fields: FieldData) -> Response:
-            """Progress of the rekey in progress, if any."""
-            self._unsealed()
-            if self.rekey is None:
-                return Response(
-                    raw_body={
-                        "nonce": "",
-                        "started": False,
-                        "t": 0,
-                        "n": 0,
-                        "progress": 0,
-                        "required": 0,
-                        "pgp_fingerprints": None,
-                        "backup": False,
-                        "verification_required": False,
-                    }
-                )
-            return Response(raw_body=self.rekey.status())
-
-        async def rekey_start(request: Request, fields: FieldData) -> Response:
-            """Start a rekey: choose the new share count and threshold."""
-            self._unsealed()
-            if self.rekey is not None:
-                raise InvalidRequest("rekey already in progress")
-            self.rekey = RekeyOperation.start(
-                core,
-                {
-                    "secret_shares": fields.integer("secret_shares"),
-                    "secret_threshold": fields.integer("secret_threshold"),
-                    "pgp_keys": fields.strings("pgp_keys"),
-                    "backup": fields.boolean("backup"),
-                    "require_verification": fields.boolean("require_verification"),
-                },
-            )
-            return Response(raw_body=self.rekey.status())
-
-        async def rekey_cancel(request: Request, fields: FieldData) -> None:
-            """Cancel the rekey in progress (its nonce or sudo); the current shares stay valid."""
-            self._unsealed()
-            if self.rekey is not None:
-                await self._check_cancel(request, fields, self.rekey.collector.nonce)
-            self.rekey = None
-
-        async def rekey_update(request: Request, fields: FieldData) -> Response:
-            """Submit one current unseal share toward the rekey."""
-            operation = self._rekey()
-            body = await operation.update(_share(fields), fields.string("nonce"))
-            if body.get("complete") and not operation.require_verification:
-                self.rekey = None
-            return Response(raw_body=body)
-
-        async def verify_status(request: Request, fields: FieldData) -> Response:
-            """Progress of the verification of new shares."""
-            return Response(raw_body=self._rekey().verify_status())
-
-        async def verify_update(request: Request, fields: FieldData) -> Response:
-            """Submit one *new* share to confirm the rekey."""
-            operation = self._rekey()
-            body = await operation.verify(_share(fields), fields.string("nonce"))
-            if body.get("complete"):
-                self.rekey = None
-            return Response(raw_body=body)
-
-        async def verify_cancel(request: Request, fields: FieldData) -> Response:
-            """Restart verification of the new shares from zero (its nonce or sudo)."""
-            operation = self._rekey()
-            await self._check_cancel(request, fields, operation.verification_nonce)
-            operation.cancel_verification()
-            return Response(raw_body=operation.verify_status())
-
         async def root_status(request: Request, fields: FieldData) -> Response:
             """Progress of the root-token generation in progress, if any."""
-            self._unsealed()
+            self.unsealed()
             if self.generate_root is None:
                 return Response(
                     raw_body={
                         "started": False,
                         "nonce": "",
                         "progress": 0,
-                        "required": core.seal_config.secret_threshold if core.seal_config else 0,
+                        "required": _required_shares(core),
                         "complete": False,
                         "encoded_token": "",
                         "encoded_root_token": "",
@@ -199,7 +126,7 @@ class KeyOperations:
 
         async def root_start(request: Request, fields: FieldData) -> Response:
             """Start generating a root token; returns the OTP when Hush chose it."""
-            self._unsealed()
+            self.unsealed()
             if self.generate_root is not None:
                 raise InvalidRequest("root generation already in progress")
             self.generate_root = GenerateRootOperation.start(
@@ -209,15 +136,15 @@ class KeyOperations:
 
         async def root_cancel(request: Request, fields: FieldData) -> None:
             """Cancel the root-token generation in progress (its nonce or sudo)."""
-            self._unsealed()
+            self.unsealed()
             if self.generate_root is not None:
-                await self._check_cancel(request, fields, self.generate_root.collector.nonce)
+                await self.check_cancel(request, fields, self.generate_root.collector.nonce)
             self.generate_root = None
 
         async def root_update(request: Request, fields: FieldData) -> Response:
             """Submit one unseal share toward the root token."""
             operation = self._root()
-            body = await operation.update(_share(fields), fields.string("nonce"))
+            body = await operation.update(share_field(fields), fields.string("nonce"))
             if body["complete"]:
                 self.generate_root = None
             return Response(raw_body=body)
@@ -225,35 +152,8 @@ class KeyOperations:
         return [
             Path("key-status", "The active encryption key term.", ops(read=key_status)),
             Path("rotate", "Rotate the encryption key (new term).", ops(update=rotate)),
-            Path(
-                "rekey/init",
-                "Start, inspect or cancel a rekey of the unseal key.",
-                ops(read=rekey_status, update=rekey_start, delete=rekey_cancel),
-                fields={
-                    "secret_shares": Field(FieldType.INT, "Number of new shares.", default=0),
-                    "secret_threshold": Field(FieldType.INT, "New threshold.", default=0),
-                    "pgp_keys": Field(FieldType.COMMA_STRING_LIST, "Not supported yet."),
-                    "backup": Field(FieldType.BOOL, "Not supported yet."),
-                    "require_verification": Field(
-                        FieldType.BOOL,
-                        "Install the new key only after the new shares are "
-                        "proven by sys/rekey/verify.",
-                    ),
-                    "nonce": _CANCEL_NONCE,
-                },
-            ),
-            Path(
-                "rekey/update",
-                "Submit a current share toward the rekey.",
-                ops(update=rekey_update),
-                fields=_SHARE_FIELDS,
-            ),
-            Path(
-                "rekey/verify",
-                "Verify the new shares before they take effect.",
-                ops(read=verify_status, update=verify_update, delete=verify_cancel),
-                fields=_SHARE_FIELDS,
-            ),
+            *self.rekey_endpoints.paths(),
+            *self.recovery_rekey_endpoints.paths(),
             Path(
                 "generate-root/attempt",
                 "Start, inspect or cancel generation of a new root token.",
@@ -265,13 +165,21 @@ class KeyOperations:
                         sensitive=True,
                     ),
                     "pgp_key": Field(FieldType.STRING, "Not supported yet."),
-                    "nonce": _CANCEL_NONCE,
+                    "nonce": CANCEL_NONCE,
                 },
             ),
             Path(
                 "generate-root/update",
                 "Submit a share toward a new root token.",
                 ops(update=root_update),
-                fields=_SHARE_FIELDS,
+                fields=SHARE_FIELDS,
             ),
         ]
+
+
+def _required_shares(core: Core) -> int:
+    """Shares a root-token generation would need (0 when none can be given)."""
+    try:
+        return core.seals.operator_config().secret_threshold
+    except HushError:
+        return 0

@@ -90,12 +90,13 @@ def tune_view(entry: MountEntry) -> dict[str, Any]:
 def openapi_document(core: Core) -> dict[str, Any]:
     """The OpenAPI 3 document of every mounted backend's declared paths.
 
-    Like Vault's, it covers the built-in token store and cubbyhole and every auth mount too.
+    Like Vault's, it covers the built-in token store, cubbyhole, identity and every auth mount.
     """
     backends: list[tuple[str, Backend]] = [
         ("sys/", core.system),
         ("auth/token/", core.token_backend),
         ("cubbyhole/", core.cubbyhole),
+        ("identity/", core.identity_backend),
     ]
     backends += [(path, core.mounts.backends[path]) for path in sorted(core.mounts.backends)]
     auth = core.auth_mounts.backends

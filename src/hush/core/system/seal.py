@@ -49,6 +49,7 @@ def seal_status(core: Core) -> dict[str, Any]:
         "recovery_seal": False,
         "storage_type": core.storage_type,
     }
+    body.update(core.seals.status_fields())
     if not core.sealed and core.cluster is not None:
         body["cluster_name"] = core.cluster.name
         body["cluster_id"] = core.cluster.id
@@ -67,6 +68,24 @@ def seal_paths(core: Core) -> list[Path]:
         for unsupported in ("pgp_keys", "root_token_pgp_key", "recovery_pgp_keys"):
             if fields.has(unsupported) and fields.raw(unsupported):
                 raise Unsupported(f"{unsupported} is not supported by Hush yet; omit it")
+        if core.seals.seal is not None:
+            # Vault: the unseal key of an auto seal is stored, never split into shares.
+            given = [f for f in ("secret_shares", "secret_threshold") if fields.integer(f)]
+            if given:
+                raise InvalidRequest(
+                    f"parameters {','.join(given)} not applicable to seal type "
+                    f"{core.seals.seal.type}"
+                )
+            result = await core.initialize_auto(
+                fields.integer("recovery_shares"), fields.integer("recovery_threshold")
+            )
+            return Response(raw_body=core.init_response(result))
+        for recovery in ("recovery_shares", "recovery_threshold"):
+            if fields.integer(recovery):
+                raise InvalidRequest(
+                    f"parameter {recovery} is only applicable to auto-unseal seals; "
+                    "this node uses Shamir (no seal stanza)"
+                )
         if fields.integer("stored_shares") not in (0, fields.integer("secret_shares")):
             raise InvalidRequest("stored_shares is only supported with auto-unseal seals")
         result = await core.initialize(
@@ -80,12 +99,12 @@ def seal_paths(core: Core) -> list[Path]:
 
     async def write_unseal(request: Request, fields: FieldData) -> Response:
         """Submit one unseal key share, or reset the progress."""
-        if fields.boolean("migrate"):
-            raise Unsupported("seal migration is not supported by Hush yet")
         if fields.boolean("reset"):
             core.reset_unseal()
         elif fields.string("key"):
-            await core.submit_unseal_share(decode_share(fields.string("key")))
+            await core.submit_unseal_share(
+                decode_share(fields.string("key")), migrate=fields.boolean("migrate")
+            )
         else:
             raise InvalidRequest(
                 "'key' must be specified in request body as JSON, or 'reset' set to true"
@@ -152,7 +171,9 @@ def seal_paths(core: Core) -> list[Path]:
                 "stored_shares": Field(FieldType.INT, "Shares to store (auto-unseal only)."),
                 "pgp_keys": Field(FieldType.COMMA_STRING_LIST, "PGP keys (not supported yet)."),
                 "root_token_pgp_key": Field(FieldType.STRING, "PGP key (not supported yet)."),
-                "recovery_shares": Field(FieldType.INT, "Recovery shares (auto-unseal only)."),
+                "recovery_shares": Field(
+                    FieldType.INT, "Recovery key shares (auto-unseal only; 0 for none)."
+                ),
                 "recovery_threshold": Field(FieldType.INT, "Recovery threshold (auto-unseal)."),
                 "recovery_pgp_keys": Field(FieldType.COMMA_STRING_LIST, "Not supported yet."),
             },
@@ -167,7 +188,9 @@ def seal_paths(core: Core) -> list[Path]:
                     FieldType.STRING, "One unseal key share, hex or base64.", sensitive=True
                 ),
                 "reset": Field(FieldType.BOOL, "Discard the shares given so far."),
-                "migrate": Field(FieldType.BOOL, "Seal migration (not supported yet)."),
+                "migrate": Field(
+                    FieldType.BOOL, "This share is for a seal migration (Shamir <-> auto)."
+                ),
             },
         ),
         Path("seal", "Seal this node.", ops(update=write_seal)),

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from hush.core.errors import InvalidRequest
+from hush.core.ttl import go_duration
 
 __all__ = [
     "DEFAULT_MAX_VERSIONS",
@@ -46,17 +47,6 @@ def rfc3339_nano(ns: int) -> str:
     base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
     fraction = f".{nanos:09d}".rstrip("0") if nanos else ""
     return f"{base}{fraction}Z"
-
-
-def go_duration(seconds: int) -> str:
-    """Go's ``time.Duration.String`` for whole seconds: ``0s``, ``1m30s``, ``1h0m0s``."""
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
 
 
 @dataclass(frozen=True, slots=True)

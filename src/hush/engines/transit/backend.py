@@ -13,6 +13,12 @@ from collections.abc import Sequence
 from hush.engines.transit.byok import ByokPaths
 from hush.engines.transit.cipher_paths import CipherPaths
 from hush.engines.transit.key_paths import KeyPaths
+from hush.engines.transit.kms_alias_paths import KmsAliasPaths
+from hush.engines.transit.kms_common import KmsSettings
+from hush.engines.transit.kms_data_paths import KmsDataPaths
+from hush.engines.transit.kms_key_paths import KmsKeyPaths
+from hush.engines.transit.kms_state_paths import KmsStatePaths
+from hush.engines.transit.kms_store import KmsStore
 from hush.engines.transit.sign_paths import SignPaths
 from hush.engines.transit.store import KeyStore, generate_version
 from hush.engines.transit.utility_paths import UtilityPaths
@@ -31,6 +37,15 @@ class TransitBackend(Backend):
     def __init__(self, context: BackendContext) -> None:
         self.store = KeyStore(context.storage)
         self.byok = ByokPaths(self.store, context.storage)
+        # The KMS layer (kms/...): AWS KMS semantics on this mount's transit keys. ARNs carry the
+        # mount options' region and account id.
+        self.kms = KmsSettings(
+            KmsStore(context.storage, self.store),
+            region=context.options.get("kms_region", "us-east-1"),
+            account=context.options.get("kms_account_id", "000000000000"),
+        )
+        self.kms_keys = KmsKeyPaths(self.kms)
+        self.kms_states = KmsStatePaths(self.kms)
         super().__init__(context)
 
     def paths(self) -> Sequence[Path]:
@@ -41,6 +56,10 @@ class TransitBackend(Backend):
             *CipherPaths(self.store).paths(),
             *SignPaths(self.store).paths(),
             *UtilityPaths(self.store).paths(),
+            *self.kms_keys.paths(),
+            *self.kms_states.paths(),
+            *KmsAliasPaths(self.kms).paths(),
+            *KmsDataPaths(self.kms).paths(),
         ]
 
     async def cleanup(self) -> None:
@@ -48,8 +67,10 @@ class TransitBackend(Backend):
         self.store.forget()
 
     async def periodic(self, now: float) -> None:
-        """Scheduler hook: rotate keys whose ``auto_rotate_period`` has passed."""
+        """Scheduler hook: rotate keys whose ``auto_rotate_period`` has passed and destroy KMS
+        keys whose deletion date has come."""
         await self.rotate_due(now)
+        await self.kms_states.delete_due(now)
 
     async def rotate_due(self, now: float) -> list[str]:
         """Rotate every key whose ``auto_rotate_period`` has passed since its latest version.

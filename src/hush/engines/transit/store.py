@@ -104,3 +104,7 @@ class KeyStore:
     def forget(self) -> None:
         """Drop the cache (on cleanup, so key material does not outlive the mount)."""
         self._cache.clear()
+
+    def forget_one(self, name: str) -> None:
+        """Drop one key from the cache (after it was written or deleted behind the cache)."""
+        self._cache.pop(name, None)

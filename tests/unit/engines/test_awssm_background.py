@@ -1,0 +1,139 @@
+"""The awssm engine in-process: purging after the recovery window and scheduled rotation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from hush.barrier.view import StorageView
+from hush.core.request import Operation, Request, Response
+from hush.engines.awssm import AwssmBackend
+from hush.framework.backend import BackendContext
+from hush.storage.memory import MemoryStorage
+
+DAY = 86400
+
+
+def _backend() -> AwssmBackend:
+    context = BackendContext(StorageView(MemoryStorage(), "logical/sm/"), "awssm/", "sm")
+    return AwssmBackend(context)
+
+
+async def _call(
+    backend: AwssmBackend, operation: Operation, path: str, action: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    request = Request(
+        id="t",
+        operation=operation,
+        path="awssm/" + path,
+        data={"aws_action": action, "aws_region": "eu-west-1", "aws_request": body},
+    ).with_route("awssm/", path)
+    response = await (await backend.prepare(request)).run()
+    assert isinstance(response, Response) and response.raw_body is not None
+    return response.raw_body
+
+
+def test_deleted_secret_is_purged_only_after_its_window() -> None:
+    async def scenario() -> None:
+        backend = _backend()
+        now = 1_800_000_000.0
+        backend.clock = lambda: now
+        await _call(backend, Operation.CREATE, "secrets/a", "CreateSecret", {"Name": "a"})
+        await _call(
+            backend,
+            Operation.DELETE,
+            "secrets/a",
+            "DeleteSecret",
+            {"SecretId": "a", "RecoveryWindowInDays": 7},
+        )
+        await backend.periodic(now + 6 * DAY)
+        assert await backend.secrets.get("a") is not None
+        await backend.periodic(now + 7 * DAY + 1)
+        assert await backend.secrets.get("a") is None
+        assert await backend.due.due(now + 100 * DAY) == []
+
+    asyncio.run(scenario())
+
+
+def test_restored_secret_is_not_purged() -> None:
+    async def scenario() -> None:
+        backend = _backend()
+        now = 1_800_000_000.0
+        backend.clock = lambda: now
+        await _call(backend, Operation.CREATE, "secrets/b", "CreateSecret", {"Name": "b"})
+        body = {"SecretId": "b", "RecoveryWindowInDays": 7}
+        await _call(backend, Operation.DELETE, "secrets/b", "DeleteSecret", body)
+        await _call(backend, Operation.UPDATE, "secrets/b", "RestoreSecret", {"SecretId": "b"})
+        await backend.periodic(now + 8 * DAY)
+        assert await backend.secrets.get("b") is not None
+
+    asyncio.run(scenario())
+
+
+def test_scheduled_rotation_runs_from_the_due_index() -> None:
+    async def scenario() -> None:
+        backend = _backend()
+        clock = [1_800_000_000.0]
+        backend.clock = lambda: clock[0]
+        body = {"Name": "db", "SecretString": '{"username": "app", "password": "initial"}'}
+        first = (await _call(backend, Operation.CREATE, "secrets/db", "CreateSecret", body))[
+            "VersionId"
+        ]
+        await _call(
+            backend,
+            Operation.UPDATE,
+            "secrets/db",
+            "RotateSecret",
+            {
+                "SecretId": "db",
+                "RotationRules": {"ScheduleExpression": "rate(2 days)", "Duration": "2h"},
+                "RotateImmediately": False,
+            },
+        )
+        record = await backend.secrets.get("db")
+        assert record is not None and record.rotation.next_rotation > clock[0]
+        due_at = record.rotation.next_rotation
+        await backend.periodic(due_at - 1)
+        record = await backend.secrets.get("db")
+        assert record is not None and record.version_with("AWSCURRENT").version_id == first
+        clock[0] = due_at + 1
+        await backend.periodic(due_at + 1)
+        record = await backend.secrets.get("db")
+        assert record is not None
+        current = record.version_with("AWSCURRENT")
+        assert current is not None and current.version_id != first
+        assert record.versions[first].stages == ["AWSPREVIOUS"]
+        value = await backend.secrets.value("db", current.version_id)
+        assert value is not None and value.string is not None
+        assert '"username":"app"' in value.string and "initial" not in value.string
+        # The next rotation is scheduled two days on, inside its window.
+        assert record.rotation.next_rotation >= due_at + 2 * DAY - DAY
+
+    asyncio.run(scenario())
+
+
+def test_every_path_matches_exactly_one_declared_route() -> None:
+    from hush.auth.aws import AwsAuthBackend
+
+    samples = {
+        _backend(): [
+            "secrets/",
+            "secrets",
+            "secrets/a",
+            "secrets/app/db/prod",
+            "random-password",
+            "validate-resource-policy",
+            "rotation/webhook-key",
+        ],
+        AwsAuthBackend(BackendContext(StorageView(MemoryStorage(), "auth/x/"), "aws/", "x")): [
+            "keys",
+            "keys/",
+            "keys/AKIAABCDEFGHIJKLMNOP",
+        ],
+    }
+    for backend, paths in samples.items():
+        for sample in paths:
+            matches = [p.pattern for p in backend.declared_paths if p.match(sample) is not None]
+            assert len(matches) == 1, (sample, matches)
+        for path in backend.declared_paths:
+            assert path.synopsis and all(f.description for f in path.fields.values()), path
