@@ -37,7 +37,7 @@ from types import FrameType
 from typing import Any
 
 from hush.core.core import Core
-from hush.crypto import SecretBytes
+from hush.crypto import SecretBytes, constant_time_equal
 from hush.logs import configure_logging
 from hush.server.runtime import (
     ListenOptions,
@@ -219,7 +219,7 @@ class _Supervisor:
         kind = message[0]
         if kind == "unsealed":
             key = SecretBytes(bytes(message[1]))
-            if self._key is not None and self._key.reveal() == key.reveal():
+            if self._key is not None and constant_time_equal(self._key.reveal(), key.reveal()):
                 return
             self._key = key
             self._shares.reset()
