@@ -124,3 +124,41 @@ def test_two_workers_on_postgresql(start_workers: Callable[..., HushProcess], pg
             _exercise(server)
         finally:
             server.stop()
+
+
+def test_workers_with_an_auto_unseal_seal_unseal_themselves(tmp_path: Path) -> None:
+    """``workers = 2`` plus a seal stanza: after a restart every worker serves unsealed with no
+    share typed, and so does a killed worker's replacement."""
+    from tests.support.seals import seal_block
+
+    key_file = tmp_path / "seal.key"
+    key_file.write_bytes(os.urandom(32))
+    port = free_port()
+    config = write_config(tmp_path, port, "sqlite", path=str(tmp_path / "hush.db"))
+    config.write_text(
+        "workers = 2\n"
+        + config.read_text()
+        + seal_block("static", current_key_id="k1", current_key=f"file://{key_file}")
+    )
+    server = start_hush(tmp_path, [f"-config={config}"], port=port)
+    try:
+        assert server.process is not None
+        assert len(_children(server.process.pid)) == 2
+        init = server.client().sys.initialize(recovery_shares=1, recovery_threshold=1)
+        token = str(init["root_token"])
+        _wait_for(lambda: not any(_fresh_connection_statuses(server)))
+        root = server.client(token)
+        root.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
+        root.secrets.kv.v1.create_or_update_secret("app", {"v": "1"}, mount_point="kv")
+        server.restart()
+        assert server.process is not None
+        _wait_for(lambda: not any(_fresh_connection_statuses(server)))
+        assert _kv_reads_all_succeed(server, token)
+        victim = sorted(_children(server.process.pid))[0]
+        os.kill(victim, signal.SIGKILL)
+        _wait_for(lambda: victim not in _children(server.process.pid) and len(
+            _children(server.process.pid)) == 2)  # fmt: skip
+        _wait_for(lambda: not any(_fresh_connection_statuses(server)))
+        assert _kv_reads_all_succeed(server, token)
+    finally:
+        server.stop()
