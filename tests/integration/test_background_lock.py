@@ -96,3 +96,31 @@ def test_single_sqlite_node_always_holds_the_lock(tmp_path: Path) -> None:
         assert status["is_self"] and status["ha_enabled"] is False
     finally:
         cluster.stop()
+
+
+def _token_expiries(node: HushProcess) -> float:
+    """The node's ``hush_lease_revocations_total{kind="token",outcome="revoked"}``."""
+    with node.http() as http:
+        text = http.get(
+            "/v1/sys/metrics",
+            params={"format": "prometheus"},
+            headers={"X-Vault-Token": str(node.root_token)},
+        ).text
+    for line in text.splitlines():
+        wanted = 'kind="token"' in line and 'outcome="revoked"' in line
+        if line.startswith("hush_lease_revocations_total{") and wanted:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_lease_expiry_runs_only_on_the_lock_holder(two_nodes: Cluster) -> None:
+    holder = _holder(two_nodes)
+    other = next(node for node in two_nodes.nodes if node is not holder)
+    # Tokens created on the node without the lock expire all the same: the holder revokes them.
+    for _ in range(3):
+        other.client().auth.token.create(policies=["default"], ttl="1s")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _token_expiries(holder) < 3:
+        time.sleep(0.3)
+    assert _token_expiries(holder) >= 3
+    assert _token_expiries(other) == 0, "a node without the background lock expired leases"
