@@ -9,6 +9,9 @@
 * ``ceiling-h11`` / ``ceiling-httptools``: :mod:`bench.ceiling_app` served like Hush.
 * ``moto``: ``moto_server``, the AWS mock, for the GetSecretValue reference figure.
 
+Hush's dev AWS key pair is fixed (``-dev-aws-access-key-id``) so the S7 setup can create its
+secret through the AWS API; the measured requests use a non-root key pair instead.
+
 Every process gets its own session (``start_new_session``) so it is stopped by its own id, with
 whatever it started, and never by name.
 """
@@ -30,6 +33,8 @@ from typing import Any
 import httpx
 
 __all__ = [
+    "DEV_AWS_ACCESS_KEY_ID",
+    "DEV_AWS_SECRET_ACCESS_KEY",
     "PEER_LABELS",
     "Peer",
     "PeerError",
@@ -42,6 +47,9 @@ __all__ = [
 ]
 
 ROOT_TOKEN = "root"
+# Hush's dev AWS key pair (bound to the root policy): setup only, like the root token.
+DEV_AWS_ACCESS_KEY_ID = "AKIAHUSHBENCHDEVROOT"
+DEV_AWS_SECRET_ACCESS_KEY = "bench-dev-root-secret-access-key"
 OPENBAO_JSON_STRINGS = 100_000
 BIN = Path(sys.executable).parent
 PEER_LABELS = {
@@ -195,6 +203,8 @@ def start_peer(name: str, workdir: Path) -> Peer:
             "-dev",
             f"-dev-root-token-id={ROOT_TOKEN}",
             f"-dev-listen-address=127.0.0.1:{port}",
+            f"-dev-aws-access-key-id={DEV_AWS_ACCESS_KEY_ID}",
+            f"-dev-aws-secret-access-key={DEV_AWS_SECRET_ACCESS_KEY}",
         ]
     elif name == "openbao":
         # The dev listener keeps OpenBao's default JSON limit (1,000 strings per request), which

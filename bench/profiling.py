@@ -27,10 +27,11 @@ from bench.wrk import WrkJob, WrkResult, run_wrk
 __all__ = ["ProfileSummary", "StageCost", "py_spy_path", "record_profile", "summarise"]
 
 OUT_DIR = Path(__file__).parent / "out"
-_APP_ENTRY = "VaultAPI.__call__"
+_APP_ENTRIES = ("VaultAPI.__call__", "AwsAPI.__call__")
 
 # (stage, markers): a frame matches when its text contains a marker. Checked in this order.
 _STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("SigV4 check (botocore canonicalisation, HMAC chain)", ("hush/api/sigv4.py",)),
     ("audit (HMAC, JSON, chain hash, file write)", ("hush/core/audit/",)),
     ("token lookup (hash, storage read, decrypt)", ("Core.authenticate", "hush/core/tokens.py")),
     ("policy/ACL check", ("Core.acl_for", "hush/core/acl", "hush/core/policies.py", "ACL.check")),
@@ -41,6 +42,7 @@ _STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("event loop + socket syscalls", ("asyncio/", "selectors.py")),
 )
 _GLUE = (
+    ("AWS request translation (api/aws*)", "hush/api/aws"),
     ("request translation (api/vault.py)", "hush/api/"),
     ("pipeline glue (core.py)", "hush/core/core.py"),
 )
@@ -92,7 +94,7 @@ def _match(frame: str) -> str | None:
 
 def _stage_of(frames: list[str]) -> str:
     """The pipeline stage one sampled stack (outermost frame first) is charged to."""
-    entries = [i for i, frame in enumerate(frames) if frame.startswith(_APP_ENTRY)]
+    entries = [i for i, frame in enumerate(frames) if frame.startswith(_APP_ENTRIES)]
     if not entries:
         # Outside the app: the innermost recognisable frame (h11 parsing, epoll wait...).
         for frame in reversed(frames):

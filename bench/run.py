@@ -45,6 +45,7 @@ from bench.report import (
 )
 from bench.scenarios import SCENARIOS, NotYet, Scenario
 from bench.settings import Settings
+from bench.sigv4_pool import POOL_SIZE
 from bench.unseal import measure_unseal, seed_store
 from bench.wrk import WrkError, WrkJob, run_wrk, wrk_available
 
@@ -117,8 +118,18 @@ def peer_notes(names: set[str]) -> list[str]:
     ]
     if "moto" in names:
         notes.append(
-            f"moto {version('moto')}: `moto_server` (Werkzeug, threaded), a reference for "
-            "GetSecretValue until Hush's AWS front end exists; no SigV4 check."
+            f"S7 (GetSecretValue, JSON 1.1 over `POST /`): every request carries its own SigV4 "
+            f"signature: `bench/sigv4_pool.py` signs a pool of {POOL_SIZE} requests with "
+            "botocore's signer, one `X-Amz-Date` per second around the signing moment, re-signed "
+            "right before every wrk run; `bench/lua/signed_pool.lua` cycles through it, so "
+            "consecutive requests carry different dates and signatures. Hush checks every "
+            "signature (derives the signing key, HMAC chain, constant-time compare, ±15 min date "
+            "window; setup also checks that a tampered signature is refused) for a non-root key "
+            "pair created with `auth/aws/keys` and bound to a 20-rule policy (`read` on "
+            "`awssm/secrets/bench/app/*`), and writes a file audit entry per request. "
+            f"moto {version('moto')}: `moto_server` (Werkzeug, threaded) receives the same "
+            "signed requests but checks no signature, applies no policy and writes no audit "
+            "log; its store is a Python dict."
         )
     return notes
 

@@ -12,17 +12,27 @@ when the peer cannot run the scenario (reported as "not yet" in the table).
 from __future__ import annotations
 
 import base64
-import importlib.util
+import contextlib
 import json
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import boto3
 import httpx
+from botocore.config import Config as BotoConfig
 
-from bench.peers import Peer, PeerError, VaultClient
+from bench.peers import (
+    DEV_AWS_ACCESS_KEY_ID,
+    DEV_AWS_SECRET_ACCESS_KEY,
+    Peer,
+    PeerError,
+    VaultClient,
+)
 from bench.settings import Settings
+from bench.sigv4_pool import AWS_CONTENT_TYPE, SignedPool
 from bench.wrk import WrkError, WrkJob, run_wrk_until
 
 __all__ = ["SCENARIOS", "NotYet", "Scenario", "policy_hcl", "scenario_by_key"]
@@ -35,12 +45,9 @@ TRANSIT_KEY = "bench"
 BATCH_ITEMS = 1000
 BATCH_ITEM_BYTES = 64
 ENCRYPT_BYTES = 1024
-MOTO_SECRET = "bench/app/config"
-# A fake SigV4 header: moto reads the region from it and does not check the signature.
-MOTO_AUTH = (
-    "AWS4-HMAC-SHA256 Credential=AKIDBENCHEXAMPLE/20260101/us-east-1/secretsmanager/aws4_request,"
-    " SignedHeaders=host;x-amz-date;x-amz-target, Signature=00"
-)
+AWS_SECRET = "bench/app/config"
+AWS_SECRET_VALUE = '{"user":"app","password":"correct-horse-battery-staple"}'
+AWS_REGION = "us-east-1"
 
 # 19 rules a real application policy might carry, none of which matches a bench path.
 _FILLER_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -271,37 +278,103 @@ def _batch_encrypt(peer: Peer, settings: Settings) -> WrkJob:
     )
 
 
-def _aws_headers(target: str) -> tuple[tuple[str, str], ...]:
-    return (
-        ("X-Amz-Target", f"secretsmanager.{target}"),
-        ("X-Amz-Date", "20260101T000000Z"),
-        ("Authorization", MOTO_AUTH),
+def _boto_client(url: str, access_key_id: str, secret_access_key: str) -> Any:
+    return boto3.client(
+        "secretsmanager",
+        endpoint_url=url,
+        region_name=AWS_REGION,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        config=BotoConfig(retries={"max_attempts": 1}),
     )
+
+
+def _ensure_aws_secret(client: Any) -> None:
+    with contextlib.suppress(client.exceptions.ResourceExistsException):
+        client.create_secret(Name=AWS_SECRET, SecretString=AWS_SECRET_VALUE)
 
 
 def _get_secret_value(peer: Peer, settings: Settings) -> WrkJob:
+    """S7: GetSecretValue of one secret, every request SigV4-signed (see bench.sigv4_pool)."""
     if peer.name == "hush":
-        if importlib.util.find_spec("hush.api.aws") is None:
-            raise NotYet("not yet (AWS front end missing)")
-        raise NotYet("not yet (AWS front end present but not wired into the bench)")
-    headers = dict(_aws_headers("CreateSecret"))
-    headers["Content-Type"] = "application/x-amz-json-1.1"
-    reply = httpx.post(
+        _ensure_aws_secret(_boto_client(peer.url, DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY))
+        with peer.client() as client:
+            client.call(
+                "PUT",
+                "sys/policies/acl/bench-s7",
+                {"policy": policy_hcl("awssm/secrets/bench/app/*", ("read",))},
+            )
+            key = client.call(
+                "POST",
+                "auth/aws/keys",
+                {"policies": ["bench-s7"], "display_name": "bench-s7"},
+            )["data"]
+        key_id, secret = key["access_key_id"], key["secret_access_key"]
+    else:
+        # moto accepts any key pair and checks no signature; the requests are signed anyway.
+        key_id, secret = "AKIDBENCHEXAMPLE0000", "moto-does-not-check-this-secret"
+        _ensure_aws_secret(_boto_client(peer.url, key_id, secret))
+    app = _boto_client(peer.url, key_id, secret)
+    if app.get_secret_value(SecretId=AWS_SECRET)["SecretString"] != AWS_SECRET_VALUE:
+        raise PeerError(f"{peer.name}: GetSecretValue answered another value")
+    target = "secretsmanager.GetSecretValue"
+    body = json.dumps({"SecretId": AWS_SECRET}, separators=(",", ":"))
+    body_path = peer.workdir / "get-secret-value.json"
+    body_path.write_text(body)
+    pool = SignedPool(
+        peer.workdir / "get-secret-value.pool",
         peer.url + "/",
-        headers=headers,
-        content=json.dumps({"Name": MOTO_SECRET, "SecretString": '{"password":"hunter2"}'}),
-        timeout=30,
+        target,
+        body,
+        key_id,
+        secret,
+        region=AWS_REGION,
     )
-    if reply.status_code >= 400 and "ResourceExistsException" not in reply.text:
-        raise PeerError(f"moto CreateSecret: {reply.status_code} {reply.text[:200]}")
-    body = _body_file(peer, "get-secret-value", {"SecretId": MOTO_SECRET})
+    pool.write()
+    _check_pooled_request(pool, body)
+    if peer.name == "hush":
+        _check_tampered_request_refused(pool, body)
     return WrkJob(
         url=peer.url + "/",
-        script="static_body",
-        script_args=(body, "POST", "application/x-amz-json-1.1"),
-        headers=_aws_headers("GetSecretValue"),
+        script="signed_pool",
+        script_args=(str(pool.path), target, str(body_path)),
         connections=settings.connections,
+        prepare=pool.write,
     )
+
+
+def _send_pooled(
+    pool: SignedPool, body: str, index: int = 0, tamper: bool = False
+) -> httpx.Response:
+    stamp, authorization = pool.path.read_text().splitlines()[index].split("\t")
+    if tamper:  # flip the signature's last hex digit
+        authorization = authorization[:-1] + ("0" if authorization[-1] != "0" else "1")
+    return httpx.post(
+        pool.url,
+        content=body,
+        headers={
+            "Content-Type": AWS_CONTENT_TYPE,
+            "X-Amz-Target": pool.target,
+            "X-Amz-Date": stamp,
+            "Authorization": authorization,
+        },
+        timeout=30,
+    )
+
+
+def _check_pooled_request(pool: SignedPool, body: str) -> None:
+    """The oldest and newest pooled requests, sent as wrk sends them, succeed (no 4xx timed)."""
+    for index in (0, -1):
+        reply = _send_pooled(pool, body, index)
+        if reply.status_code != 200 or reply.json().get("SecretString") != AWS_SECRET_VALUE:
+            raise PeerError(f"pre-signed GetSecretValue: {reply.status_code} {reply.text[:300]}")
+
+
+def _check_tampered_request_refused(pool: SignedPool, body: str) -> None:
+    """The server really checks signatures: a pooled request with one digit changed fails."""
+    reply = _send_pooled(pool, body, tamper=True)
+    if reply.status_code != 400 or "InvalidSignatureException" not in reply.text:
+        raise PeerError(f"a tampered signature was not refused: {reply.status_code}")
 
 
 SCENARIOS: tuple[Scenario, ...] = (

@@ -114,10 +114,10 @@ class BatchingStorage(Storage):
         await self.inner.unschedule(key)
 
     async def claim_due(
-        self, now: float, limit: int, hold: float = 30.0
+        self, now: float, limit: int, hold: float = 30.0, *, prefix: str = ""
     ) -> builtins.list[DueEntry]:
         """Delegated."""
-        return await self.inner.claim_due(now, limit, hold)
+        return await self.inner.claim_due(now, limit, hold, prefix=prefix)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import json
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,8 @@ class WrkJob:
     connections: int = 32
     threads: int = 1
     timeout_s: float = 10.0
+    # Called right before every run (S7 re-signs its SigV4 pool so the dates stay current).
+    prepare: Callable[[], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,8 @@ def _command(job: WrkJob, duration_s: float) -> list[str]:
 
 
 def _run(job: WrkJob, duration_s: float) -> str:
+    if job.prepare is not None:
+        job.prepare()
     completed = subprocess.run(
         _command(job, duration_s),
         check=False,

@@ -330,14 +330,14 @@ def test_transit_seal_renews_its_token(tmp_path: Path) -> None:
             "seal", 'path "transit/encrypt/unseal" { capabilities = ["update"] }\n'
             'path "transit/decrypt/unseal" { capabilities = ["update"] }'
         )  # fmt: skip
-        token = admin.auth.token.create(policies=["seal"], ttl="15s")["auth"]["client_token"]
+        token = admin.auth.token.create(policies=["seal"], ttl="20s")["auth"]["client_token"]
         node_dir = tmp_path / "node"
         node_dir.mkdir()
         server = start_sealed(node_dir, _transit_block(provider.url, token, "unseal"))
         try:
             _init_auto(server)
             wait_unsealed(server)
-            time.sleep(20)  # longer than the token's TTL: only renewal keeps it alive
+            time.sleep(25)  # longer than the token's TTL: only renewal keeps it alive
             assert provider.client(token).auth.token.lookup_self()["data"]["ttl"] > 0
             server.restart()
             wait_unsealed(server)

@@ -16,7 +16,7 @@ import hvac.exceptions
 import pytest
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
-from tests.support.aws import client
+from tests.support.aws import client, signed_request
 from tests.support.server import HushProcess
 
 
@@ -368,3 +368,46 @@ def test_vault_api_reads_parameters_and_refuses_clear_secure_strings(
     assert (read["Name"], read["Value"]) == (f"{root}/vault/p", "plain")
     with pytest.raises(hvac.exceptions.InvalidRequest):
         vault.write(f"ssm/parameter/{root[1:]}/vault/s", Value="clear", Type="SecureString")
+
+
+def test_engine_members_in_an_aws_body_are_ignored(
+    server: HushProcess, root: str, ssm: Any
+) -> None:
+    name = f"{root}/sneaky"
+    answer = signed_request(
+        server.url,
+        "AmazonSSM.PutParameter",
+        {"Name": name, "Value": "v", "Type": "String", "DryRun": True, "Encrypted": True},
+        DEV_AWS_ACCESS_KEY_ID,
+        DEV_AWS_SECRET_ACCESS_KEY,
+        service="ssm",
+    )
+    assert answer.status == 200 and answer.body["Version"] == 1, answer.body
+    assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "v"
+
+
+def test_writer_with_the_documented_permissions_can_write_but_not_read_back(
+    ssm: Any, server: HushProcess, root: str
+) -> None:
+    ssm.put_parameter(Name=f"{root}/prime", Value="x", Type="SecureString")  # alias/aws/ssm exists
+    vault = server.client()
+    vault.sys.create_or_update_policy(
+        "ssm-writer",
+        f'path "ssm/parameter/{root[1:]}/*" {{ capabilities = ["update", "read"] }}\n'
+        'path "transit/kms/encrypt/*" { capabilities = ["update"] }\n'
+        'path "transit/kms/describe/*" { capabilities = ["read"] }',
+    )
+    created = vault.adapter.post(
+        "/v1/auth/aws/keys", json={"policies": "ssm-writer", "display_name": "writer"}
+    )["data"]
+    writer = client("ssm", server.url, created["access_key_id"], created["secret_access_key"])
+    assert writer.put_parameter(Name=f"{root}/w", Value="wv", Type="SecureString")["Version"] == 1
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        writer.get_parameter(Name=f"{root}/w", WithDecryption=True)
+    assert _code(exc) == "AccessDeniedException"
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        writer.put_parameter(Name="/elsewhere/w", Value="wv", Type="String")
+    assert _code(exc) == "AccessDeniedException"
+    assert ssm.get_parameter(Name=f"{root}/w", WithDecryption=True)["Parameter"]["Value"] == "wv"
+    meta = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [f"{root}/w"]}])
+    assert meta["Parameters"][0]["LastModifiedUser"].endswith("/aws-writer")

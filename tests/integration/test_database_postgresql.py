@@ -331,6 +331,10 @@ def test_hvac_management_methods_behave_as_against_vault(
     api.delete_role("app", mount_point=mount)
     with pytest.raises(hvac.exceptions.InvalidRequest, match="unknown role: app"):
         api.generate_credentials("app", mount_point=mount)
+    # Outstanding leases need their connection to be revoked (as in Vault, where disabling the
+    # mount would otherwise fail until revoke-force): revoke them before deleting it.
+    client.sys.revoke_prefix(f"{mount}/creds/app")
+    assert not pg_target.role_exists(creds["username"])
     api.delete_connection("pg", mount_point=mount)
     with pytest.raises(hvac.exceptions.InvalidPath):
         api.list_connections(mount_point=mount)

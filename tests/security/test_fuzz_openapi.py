@@ -84,12 +84,20 @@ def _destructive(method: str, path: str) -> bool:
     if path in ("/sys/seal", "/sys/rotate", "/sys/remount") or path.startswith("/sys/remount/"):
         return True
     if path.startswith(
-        ("/sys/rekey/", "/sys/generate-root/", "/auth/token/revoke", "/sys/revoke-prefix/")
+        (
+            "/sys/rekey/",
+            "/sys/rekey-recovery-key/",
+            "/sys/generate-root/",
+            "/auth/token/revoke",
+            "/sys/revoke-prefix/",
+        )
     ):
         return True
     # Revoking leases by prefix or id can revoke this test's own tokens (their leases).
     if path.startswith(("/sys/leases/revoke", "/sys/revoke")):
         return True
+    if path == "/sys/storage/snapshot" and method != "GET":
+        return True  # a restore seals the node
     if path.startswith("/sys/audit/") and method != "GET":
         return True
     if path.startswith(("/sys/mounts/", "/sys/auth/")) and method == "DELETE":

@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +93,11 @@ class _SystemView:
     async def generate_password(self, policy_name: str) -> str:
         """A password from the named password policy (404 when it does not exist)."""
         return await self._core.password_policies.generate(policy_name)
+
+    def lease_ttls(self, config: Mapping[str, Any]) -> tuple[int, int]:
+        """The mount's default and max lease TTL as the expiration manager applies them."""
+        limits = self._core.expiration.limits(config)
+        return limits.default_ttl, limits.max_ttl
 
 
 @dataclass(frozen=True, slots=True)

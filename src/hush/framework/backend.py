@@ -38,6 +38,14 @@ class SystemView(Protocol):
         """A password from the named ``sys/policies/password`` policy (404 if it is missing)."""
         ...
 
+    def lease_ttls(self, config: Mapping[str, Any]) -> tuple[int, int]:
+        """The default and max lease TTL of a mount tuned with ``config``, within the system's.
+
+        Vault's ``SystemView.DefaultLeaseTTL``/``MaxLeaseTTL``: the values the expiration
+        manager caps leases with, so a backend can give its secret the same lifetime.
+        """
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class BackendContext:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from hush.crypto import constant_time_equal
 from hush.storage.base import DueEntry, InvalidKeyError, validate_key
 
 __all__ = ["MAGIC", "Snapshot", "SnapshotError", "read_snapshot", "write_snapshot"]
@@ -83,7 +84,10 @@ def read_snapshot(blob: bytes) -> Snapshot:
     if len(blob) < len(MAGIC) + _U32.size + len(_TRAILER) + _DIGEST:
         raise SnapshotError("the snapshot is truncated")
     body, trailer = blob[: -len(_TRAILER) - _DIGEST], blob[-len(_TRAILER) - _DIGEST :]
-    if trailer[: len(_TRAILER)] != _TRAILER or hashlib.sha256(body).digest() != trailer[3:]:
+    digest = trailer[len(_TRAILER) :]
+    if trailer[: len(_TRAILER)] != _TRAILER or not constant_time_equal(
+        hashlib.sha256(body).digest(), digest
+    ):
         raise SnapshotError("the snapshot checksum does not match: the file is damaged or altered")
     reader = _Reader(body, len(MAGIC))
     try:

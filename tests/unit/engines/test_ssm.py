@@ -276,3 +276,22 @@ def test_concurrent_overwrites_get_distinct_versions() -> None:
 
     versions = run(many())
     assert sorted(versions) == list(range(2, 22))
+
+
+def test_every_ssm_path_matches_exactly_one_declared_route() -> None:
+    backend = Ssm().backend
+    samples = [
+        "parameter/app/db",
+        "parameter/flat",
+        "history/app/db",
+        "labels/app/db",
+        "tags/app/db",
+        "parameters",
+        "by-path/",
+        "by-path/app/db/",
+    ]
+    for sample in samples:
+        matches = [p.pattern for p in backend.declared_paths if p.match(sample) is not None]
+        assert len(matches) == 1, (sample, matches)
+    for path in backend.declared_paths:
+        assert path.synopsis and all(f.description for f in path.fields.values()), path.pattern

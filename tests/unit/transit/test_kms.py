@@ -217,6 +217,9 @@ def test_scheduled_deletion_states_and_destruction(kms: Kms) -> None:
     with pytest.raises(KeyInvalidState):
         kms.call(Operation.DELETE, f"kms/keys/{key_id}/deletion")
 
+    survivor = kms.create()
+    kms.write(f"kms/keys/{survivor}/deletion", PendingWindowInDays=7)
+    kms.call(Operation.DELETE, f"kms/keys/{survivor}/deletion")
     kms.write(f"kms/keys/{key_id}/deletion", PendingWindowInDays=7)
     assert run(kms.backend.kms_states.delete_due(time.time())) == []
     assert run(kms.backend.kms_states.delete_due(time.time() + 8 * 86400)) == [key_id]
@@ -224,6 +227,8 @@ def test_scheduled_deletion_states_and_destruction(kms: Kms) -> None:
         kms.call(Operation.READ, f"kms/keys/{key_id}")
     assert kms.call(Operation.LIST, "kms/aliases")["Aliases"] == []
     assert run(kms.backend.store.get(key_id)) is None
+    assert kms.call(Operation.READ, f"kms/keys/{survivor}")["KeyMetadata"]["KeyState"] == "Disabled"
+    assert run(kms.backend.kms.due.due(time.time() + 60 * 86400)) == []
 
 
 def test_rotation_settings_drive_the_transit_period(kms: Kms) -> None:

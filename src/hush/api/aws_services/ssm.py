@@ -38,6 +38,7 @@ __all__ = ["SSM"]
 _SECURE: Final = "SecureString"
 _DEFAULT_KEY: Final = "alias/aws/ssm"
 _KMS_LIMIT: Final = 4096
+_ENGINE_MEMBERS: Final = frozenset({"DryRun", "Encrypted", "KmsKeyId", "ValueLength"})
 _INTERNAL: Final = ("KmsKeyId",)
 _MISSING: Final = frozenset({"ParameterNotFound", "ParameterVersionNotFound"})
 _OTHER_RESOURCE_TYPES: Final = frozenset(
@@ -174,7 +175,9 @@ async def _put(body: dict[str, Any], context: ActionContext, run: RunCall) -> di
     """PutParameter; SecureStrings are checked, encrypted under the KMS key, then stored."""
     name = check_name(body.get("Name"))
     path = _on("parameter", name)
-    data = {**body, "Name": name}
+    # The engine's own members (dry run, ciphertext marking) are never taken from the caller.
+    data = {k: v for k, v in body.items() if k not in _ENGINE_MEMBERS}
+    data["Name"] = name
     checked = await run(LogicalCall(Operation.UPDATE, path, {**data, "DryRun": True}, name))
     if checked["Type"] != _SECURE:
         return await run(LogicalCall(Operation.UPDATE, path, data, name))

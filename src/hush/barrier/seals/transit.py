@@ -3,7 +3,7 @@
 Options are Vault's: ``address``, ``token``, ``key_name``, ``mount_path`` (default ``transit/``),
 ``namespace``, ``disable_renewal``, ``tls_ca_cert``, ``tls_client_cert``, ``tls_client_key``,
 ``tls_skip_verify``. As Vault's transit seal does, a renewable token is renewed in the background
-at half its TTL (unless ``disable_renewal``), so the node can still restart next month.
+every third of its TTL (unless ``disable_renewal``), so the node can still restart next month.
 The token is only ever sent in the ``X-Vault-Token`` header; errors name the HTTP status, never
 the token or the answer body.
 """
@@ -97,8 +97,13 @@ class TransitSeal(Seal):
         return float(data.get("ttl") or 0)
 
     async def _renew_loop(self, ttl: float) -> None:
+        first = True
         while True:
-            await asyncio.sleep(max(ttl / 2, _MIN_RENEW_SECONDS))
+            # Renew at once (the token may have aged while the node was down), then every third of
+            # its TTL, so a slow renewal or two still leaves the token alive.
+            if not first:
+                await asyncio.sleep(max(ttl / 3, _MIN_RENEW_SECONDS))
+            first = False
             try:
                 response = await self._client.post(
                     "/v1/auth/token/renew-self", json={}, headers=self._headers()

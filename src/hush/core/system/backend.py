@@ -17,7 +17,6 @@ from hush.core.system.mounts import mount_paths
 from hush.core.system.observability import observability_paths
 from hush.core.system.password_policies import password_policy_paths
 from hush.core.system.policies import policy_paths
-from hush.core.system.revoke_prefix import revoke_prefix_paths
 from hush.core.system.seal import seal_paths
 from hush.core.system.snapshot import snapshot_paths
 from hush.core.system.wrapping import wrapping_paths
@@ -63,7 +62,6 @@ class SystemBackend(Backend):
         "auth/*",
         "config/*",
         "leases/revoke-prefix/*",
-        "revoke-prefix/*",
         "leases/revoke-force/*",
         "leases/lookup/*",
         "revoke-prefix/*",
@@ -95,7 +93,6 @@ class SystemBackend(Backend):
             *wrapping_paths(self._core),
             *lease_paths(self._core),
             *lockout_paths(self._core),
-            *revoke_prefix_paths(self._core),
             *observability_paths(self._core),
             *snapshot_paths(self._core),
         ]

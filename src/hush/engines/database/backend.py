@@ -125,8 +125,13 @@ class DatabaseBackend(Backend):
             ) from None
 
     def mount_ttls(self) -> tuple[int, int]:
-        """The mount's default and max lease TTL (Vault's 768h where unset)."""
+        """The mount's default and max lease TTL, as the expiration manager caps leases.
+
+        Without a core (unit tests) Vault's 768h stands in for the system values.
+        """
         config = self.context.config
+        if self.context.system is not None:
+            return self.context.system.lease_ttls(config)
         default = int(config.get("default_lease_ttl") or 0) or DEFAULT_LEASE_TTL
         maximum = int(config.get("max_lease_ttl") or 0) or DEFAULT_LEASE_TTL
         return min(default, maximum), maximum
@@ -144,11 +149,20 @@ class DatabaseBackend(Backend):
         default_ttl, max_ttl = self.mount_ttls()
         if role is not None:
             default_ttl = role.default_ttl or default_ttl
-            max_ttl = role.max_ttl or max_ttl
+            max_ttl = min(role.max_ttl or max_ttl, max_ttl)
+        now = time.time()
         ttl = min(increment or default_ttl, max_ttl)
+        issued_at = float(internal_data.get("issued_at") or 0)
+        if issued_at:
+            # Vault's CalculateTTL: the user never outlives issue time + max_ttl, so the
+            # database expiry set below matches the lease the expiration manager grants.
+            remaining = int(issued_at + max_ttl - now)
+            if remaining <= 0:
+                raise InvalidRequest("past the max TTL, cannot renew")
+            ttl = min(ttl, remaining)
         renew = role.renew_statements if role is not None else ()
         plugin = await self.plugin(config)
-        await plugin.renew_user(renew, str(internal_data["username"]), time.time() + ttl)
+        await plugin.renew_user(renew, str(internal_data["username"]), now + ttl)
         return SecretLease(
             CREDS_SECRET_TYPE, ttl=ttl, max_ttl=max_ttl, internal_data=dict(internal_data)
         )

@@ -111,18 +111,20 @@ def role_paths(backend: DatabaseBackend) -> list[Path]:
         display_name = request.auth.display_name if request.auth is not None else ""
         username = template.render(name, display_name)
         password = await backend.generate_password(config)
+        issued_at = time.time()
         await plugin.create_user(
             role.creation_statements,
             role.rollback_statements,
             username,
             password,
-            time.time() + ttl,
+            issued_at + ttl,
         )
         internal = {
             "username": username,
             "role": name,
             "db_name": role.db_name,
             "revocation_statements": list(role.revocation_statements),
+            "issued_at": issued_at,
         }
         return Response(
             data={"username": username, "password": password},

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from hush.core.rotation.due import DueIndex
 from hush.engines.transit.byok import ByokPaths
 from hush.engines.transit.cipher_paths import CipherPaths
 from hush.engines.transit.key_paths import KeyPaths
@@ -41,6 +42,7 @@ class TransitBackend(Backend):
         # mount options' region and account id.
         self.kms = KmsSettings(
             KmsStore(context.storage, self.store),
+            DueIndex(context.storage, "kms/due/"),
             region=context.options.get("kms_region", "us-east-1"),
             account=context.options.get("kms_account_id", "000000000000"),
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from hush.core.errors import InvalidRequest
+from hush.core.rotation.due import DueIndex
 from hush.engines.transit.kms_model import KmsKey
 from hush.engines.transit.kms_store import KmsStore
 from hush.framework.fields import Field, FieldType
@@ -53,9 +54,10 @@ def encode_blob(raw: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class KmsSettings:
-    """The store plus the region and account id the mount puts in ARNs."""
+    """The store, the due-time index (deletion dates) and the region and account in ARNs."""
 
     store: KmsStore
+    due: DueIndex
     region: str = "us-east-1"
     account: str = "000000000000"
 

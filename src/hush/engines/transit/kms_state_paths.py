@@ -22,6 +22,8 @@ from hush.framework.path import OperationSpec, Path
 
 __all__ = ["KmsStatePaths"]
 
+_DELETE = "kms-delete"
+
 
 class KmsStatePaths:
     """The key state endpoints of the KMS layer."""
@@ -149,6 +151,8 @@ class KmsStatePaths:
                 state=PENDING_DELETION, deletion_date=when, pending_window_days=days
             ),
         )
+        # Found by the sweep without loading every key (a cancelled entry is skipped there).
+        await self.settings.due.schedule(when, _DELETE, key.key_id)
         return Response(
             data={
                 "KeyId": self._arn(key.key_id),
@@ -170,12 +174,14 @@ class KmsStatePaths:
         return Response(data={"KeyId": self._arn(key.key_id)})
 
     async def delete_due(self, now: float) -> list[str]:
-        """Destroy every key whose deletion date has passed; returns their ids."""
+        """Destroy every key whose deletion date has passed (from the mount's due-time index);
+        returns their ids."""
         deleted = []
-        for key_id in await self.store.ids():
-            key = await self.store.get(key_id)
-            if key is None or key.deletion_date is None or key.deletion_date > now:
-                continue
-            await self.store.destroy(key)
-            deleted.append(key_id)
+        for entry in await self.settings.due.due(now):
+            key = await self.store.get(entry.name) if entry.kind == _DELETE else None
+            scheduled = key.deletion_date if key is not None else None
+            if key is not None and scheduled is not None and int(scheduled) == entry.due_at:
+                await self.store.destroy(key)
+                deleted.append(key.key_id)
+            await self.settings.due.cancel(entry)
         return deleted

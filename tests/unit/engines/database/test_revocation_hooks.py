@@ -1,8 +1,8 @@
 """The engine's lease hooks against the real databases, in process.
 
-Until the expiration manager calls them over HTTP (``sys/leases/revoke``), these tests drive
-``revoke_secret``/``renew_secret`` directly on a backend whose storage is an in-memory view,
-with the same endpoint handlers the server runs.
+These tests drive ``revoke_secret``/``renew_secret`` directly on a backend whose storage is an
+in-memory view, with the same endpoint handlers the server runs; the same hooks called by the
+expiration manager over HTTP are covered by ``tests/integration/test_database_leases.py``.
 """
 
 from __future__ import annotations

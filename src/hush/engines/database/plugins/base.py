@@ -9,6 +9,7 @@ every secret the plugin knows is scrubbed from them.
 from __future__ import annotations
 
 import abc
+import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -70,6 +71,10 @@ class DatabasePlugin(abc.ABC):
 
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
+        # User management is serialised per connection, as in Vault's plugins (their mutex):
+        # PostgreSQL fails concurrent GRANT/REVOKE/DROP ROLE touching the same catalog rows
+        # ("tuple concurrently updated"), and the expiry loop revokes leases in parallel.
+        self._user_lock = asyncio.Lock()
 
     @abc.abstractmethod
     async def verify(self) -> None:
@@ -114,30 +119,35 @@ class DatabasePlugin(abc.ABC):
             "password": password,
             "expiration": self.expiration_text(expires_at),
         }
-        try:
-            await self.execute(self._render(creation, values), secrets_=(password,))
-        except DatabaseUnreachable:
-            raise
-        except DatabaseError:
+        async with self._user_lock:
             try:
-                if rollback:
-                    await self.execute(self._render(rollback, values), secrets_=(password,))
-                else:
-                    await self.default_delete(username)
+                await self.execute(self._render(creation, values), secrets_=(password,))
+            except DatabaseUnreachable:
+                raise
             except DatabaseError:
-                pass  # the creation error is the one the caller needs to see
-            raise
+                try:
+                    if rollback:
+                        await self.execute(self._render(rollback, values), secrets_=(password,))
+                    else:
+                        await self.default_delete(username)
+                except DatabaseError:
+                    pass  # the creation error is the one the caller needs to see
+                raise
 
     async def delete_user(self, revocation: Sequence[str], username: str) -> None:
         """Run the revocation statements (or the plugin's default drop)."""
         values = {"name": username, "username": username}
-        if revocation:
-            await self.execute(self._render(revocation, values))
-        else:
-            await self.default_delete(username)
+        async with self._user_lock:
+            if revocation:
+                await self.execute(self._render(revocation, values))
+            else:
+                await self.default_delete(username)
 
     async def default_delete(self, username: str) -> None:
-        """Drop ``username`` with the plugin's default statements (idempotent)."""
+        """Drop ``username`` with the plugin's default statements (idempotent).
+
+        Called by :meth:`create_user` and :meth:`delete_user`, which hold the user lock.
+        """
         await self.execute(self._render(self.default_revocation, {"name": username}))
 
     async def renew_user(self, renew: Sequence[str], username: str, expires_at: float) -> None:
@@ -147,11 +157,13 @@ class DatabasePlugin(abc.ABC):
             return
         values = {"name": username, "username": username}
         values["expiration"] = self.expiration_text(expires_at)
-        await self.execute(self._render(statements, values))
+        async with self._user_lock:
+            await self.execute(self._render(statements, values))
 
     async def set_password(self, statements: Sequence[str], username: str, password: str) -> None:
         """Change ``username``'s password (static roles and root rotation)."""
         values = {"name": username, "username": username, "password": password}
-        await self.execute(
-            self._render(statements or self.default_rotation, values), secrets_=(password,)
-        )
+        async with self._user_lock:
+            await self.execute(
+                self._render(statements or self.default_rotation, values), secrets_=(password,)
+            )
