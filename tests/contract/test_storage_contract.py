@@ -382,7 +382,12 @@ def test_sqlite_files_are_private(tmp_path: Path) -> None:
             await store.close()
 
     modes = asyncio.run(file_modes())
-    assert modes == {"hush.db": 0o600, "hush.db-wal": 0o600, "hush.db-shm": 0o600}
+    assert modes == {
+        "hush.db": 0o600,
+        "hush.db-wal": 0o600,
+        "hush.db-shm": 0o600,
+        "hush.db.lock": 0o600,
+    }
 
 
 def test_sqlite_unopenable_path_is_storage_error(tmp_path: Path) -> None:
@@ -439,3 +444,15 @@ def test_open_storage_reads_pg_dsn_from_environment(monkeypatch: pytest.MonkeyPa
 def test_open_storage_rejects_bad_config(kind: str, options: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         open_storage(kind, options)
+
+
+def test_get_many_returns_values_in_order_with_none_for_missing(backend: Backend) -> None:
+    put_all(backend, ["a/1", "b"], b"x")
+    backend.run(backend.store.put("b", b"y"))
+    assert backend.run(backend.store.get_many(["b", "missing", "a/1", "b"])) == [
+        b"y",
+        None,
+        b"x",
+        b"y",
+    ]
+    assert backend.run(backend.store.get_many([])) == []

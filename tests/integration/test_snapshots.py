@@ -164,3 +164,43 @@ def test_auto_unseal_node_unseals_itself_after_restore(tmp_path: Path) -> None:
         assert "sys/storage/snapshot" in audit  # the save and the restore request are audited
     finally:
         server.stop()
+
+
+@pytest.mark.postgres
+def test_restore_on_one_node_reaches_the_other_nodes(tmp_path: Path, pg_dsn: str) -> None:
+    """Two nodes on one database: a restore through node 1 is what node 2 serves next, mounts and
+    policies included (the authorisation epoch makes node 2 reload)."""
+    from tests.support.cluster import fresh_database, start_cluster
+
+    with fresh_database(pg_dsn) as dsn:
+        cluster = start_cluster(tmp_path, 2, "postgresql", connection_url=dsn)
+        try:
+            one, two = cluster.nodes
+            root = cluster.root_token
+            first = one.client(root)
+            first.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
+            first.secrets.kv.v1.create_or_update_secret(
+                "app", {"v": "snapshotted"}, mount_point="kv"
+            )
+            snapshot = tmp_path / "cluster.snap"
+            saved = _cli(one, root, "operator", "snapshot", "save", str(snapshot))
+            assert saved.returncode == 0, saved.stderr
+
+            second = two.client(root)
+            second.sys.enable_secrets_engine("kv", path="later", options={"version": "1"})
+            second.sys.create_or_update_policy(
+                "later", 'path "later/*" { capabilities = ["read"] }'
+            )
+            second.secrets.kv.v1.create_or_update_secret("app", {"v": "later"}, mount_point="kv")
+            assert "later/" in second.sys.list_mounted_secrets_engines()["data"]
+
+            restored = _cli(one, root, "operator", "snapshot", "restore", str(snapshot))
+            assert restored.returncode == 0, restored.stderr
+            cluster.unseal(one)
+            assert one.client().sys.is_sealed() is False
+
+            assert _value(second) == "snapshotted"
+            assert "later/" not in second.sys.list_mounted_secrets_engines()["data"]
+            assert "later" not in second.sys.list_policies()["data"]["policies"]
+        finally:
+            cluster.stop()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 import struct
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from hush.barrier.keyring import Keyring
@@ -135,14 +136,48 @@ class Barrier:
         self._keyring = None
         self._root_key = None
 
-    async def rotate(self) -> BarrierKeyStatus:
-        """Install a new term for new writes; older terms keep decrypting."""
-        keyring, root_key = self._require_keys()
-        updated = Keyring.deserialise(keyring.serialise())
-        updated.add_term()
-        await self._storage.put(KEYRING_PATH, _wrap(root_key, updated.serialise(), KEYRING_PATH))
-        self._keyring = updated
+    async def rotate(self, extra: Sequence[TxnOp] = ()) -> BarrierKeyStatus:
+        """Install a new term for new writes; older terms keep decrypting.
+
+        Runs under a storage-wide lock on the keyring and starts from the stored keyring, so two
+        nodes rotating at once add two terms instead of one overwriting the other's (which would
+        make everything written under the lost term unreadable). ``extra`` operations (already
+        encrypted by the caller's barrier methods, or plain) are committed with the new keyring.
+        """
+        _, root_key = self._require_keys()
+        async with self._storage.exclusive(KEYRING_PATH):
+            await self.reload_keyring()
+            keyring, _ = self._require_keys()
+            updated = Keyring.deserialise(keyring.serialise())
+            updated.add_term()
+            await self._storage.transaction(
+                [
+                    TxnOp("put", KEYRING_PATH, _wrap(root_key, updated.serialise(), KEYRING_PATH)),
+                    *extra,
+                ]
+            )
+            self._keyring = updated
         return self.key_status()
+
+    async def reload_keyring(self) -> None:
+        """Read the keyring again (another node may have rotated); a no-op while sealed."""
+        if self._root_key is None:
+            return
+        blob = await self._storage.get(KEYRING_PATH)
+        if blob is None:
+            raise DecryptionError
+        self._keyring = Keyring.deserialise(
+            aead_decrypt(self._root_key.reveal(), blob, _aad(KEYRING_PATH))
+        )
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A critical section shared by every process and node on this storage."""
+        return self._storage.exclusive(name)
+
+    def seal_value(self, path: str, value: bytes) -> bytes:
+        """The ciphertext :meth:`put` would store at ``path`` (for mixed raw transactions)."""
+        keyring, _ = self._require_keys()
+        return _seal(keyring, _checked(path), value)
 
     def key_status(self) -> BarrierKeyStatus:
         """The active term and its install time."""
@@ -174,11 +209,29 @@ class Barrier:
 
     async def get(self, path: str) -> bytes | None:
         """Read and decrypt ``path``; ``None`` if absent."""
-        keyring, _ = self._require_keys()
+        self._require_keys()
         blob = await self._storage.get(_checked(path))
         if blob is None:
             return None
+        return await self._decrypt(path, blob)
+
+    async def _decrypt(self, path: str, blob: bytes) -> bytes:
+        keyring, _ = self._require_keys()
+        term = _term(blob)
+        if term is not None and keyring.key_for(term) is None:
+            # Written under a term another node added with sys/rotate: pick the keyring up.
+            await self.reload_keyring()
+            keyring, _ = self._require_keys()
         return _open(keyring, path, blob)
+
+    async def get_many(self, paths: Sequence[str]) -> builtins.list[bytes | None]:
+        """Read and decrypt several paths in one storage round trip (where the backend can)."""
+        self._require_keys()
+        blobs = await self._storage.get_many([_checked(path) for path in paths])
+        return [
+            None if blob is None else await self._decrypt(path, blob)
+            for path, blob in zip(paths, blobs, strict=True)
+        ]
 
     async def put(self, path: str, value: bytes) -> None:
         """Encrypt ``value`` under the active term, bound to ``path``, and store it."""
@@ -261,6 +314,12 @@ def _seal(keyring: Keyring, path: str, value: bytes) -> bytes:
     active = keyring.active()
     header = _HEADER.pack(_VERSION, active.term)
     return header + aead_encrypt(active.key.reveal(), value, header + _aad(path))
+
+
+def _term(blob: bytes) -> int | None:
+    if len(blob) < _HEADER.size:
+        return None
+    return int(_HEADER.unpack_from(blob)[1])
 
 
 def _open(keyring: Keyring, path: str, blob: bytes) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 
 from hush.storage.base import DueEntry, TxnOp
@@ -29,6 +30,10 @@ class LogicalStorage(Protocol):
 
     async def transaction(self, ops: Sequence[TxnOp]) -> None:
         """Apply operations atomically."""
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A critical section on ``name`` across every process and node sharing the store."""
+        ...
 
 
 @runtime_checkable
@@ -86,6 +91,10 @@ class StorageView:
         await self._parent.transaction(
             [TxnOp(op.op, self._prefix + op.key, op.value) for op in ops]
         )
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A store-wide critical section on ``name`` (scoped to this view)."""
+        return self._parent.exclusive(self._prefix + name)
 
     # -- due-time index, scoped to the view: a backend sees and claims only its own entries ------
 

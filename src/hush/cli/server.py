@@ -11,6 +11,7 @@ import click
 if TYPE_CHECKING:
     from hush.core.core import Core
     from hush.server.config import ServerConfig
+    from hush.server.runtime import ListenOptions
 
 __all__ = ["server_command"]
 
@@ -22,8 +23,9 @@ def _split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _configure_seals(core: Core, config: ServerConfig) -> None:
-    """Give the core the seals of the ``seal`` stanzas (environment overrides applied)."""
+def _configure_core(core: Core, config: ServerConfig) -> None:
+    """Apply the config file's lease TTLs and ``seal`` stanzas (environment overrides applied)."""
+    core.expiration.use_system_ttls(config.default_lease_ttl, config.max_lease_ttl)
     from hush.barrier.seals import build_seal
 
     active, disabled = config.seal, config.disabled_seal
@@ -74,6 +76,15 @@ def _configure_seals(core: Core, config: ServerConfig) -> None:
     help="Mount KV version 1 at secret/ in dev mode (default: version 2, as Vault).",
 )
 @click.option(
+    "-workers",
+    "--workers",
+    "workers",
+    default=None,
+    type=click.IntRange(0, 256),
+    help="Worker processes sharing the listener (0: one per core). Overrides `workers` in the "
+    "config file; default 1. Not used in dev mode.",
+)
+@click.option(
     "-dev-aws-access-key-id",
     "--dev-aws-access-key-id",
     "dev_aws_access_key_id",
@@ -102,6 +113,7 @@ def server_command(
     dev_storage: str,
     dev_storage_path: str | None,
     dev_kv_v1: bool,
+    workers: int | None,
     dev_aws_access_key_id: str | None,
     dev_aws_secret_access_key: str | None,
     config_path: str | None,
@@ -157,19 +169,62 @@ def server_command(
                 )
                 sys.exit(1)
     host, port = _split_address(listener.address)
+    listen = ListenOptions(
+        host=host,
+        port=port,
+        tls_cert_file=None if listener.tls_disable else listener.tls_cert_file,
+        tls_key_file=None if listener.tls_disable else listener.tls_key_file,
+        max_request_size=listener.max_request_size,
+        unauthenticated_metrics_access=listener.unauthenticated_metrics_access,
+        api_addr=config.api_addr,
+    )
+    count = workers if workers is not None else (config.workers or 1)
+    if count != 1:
+        _serve_workers(config.storage.kind, dict(config.storage.options), listen, config, count)
+        return
     core = build_core(config.storage.kind, dict(config.storage.options))
-    core.expiration.use_system_ttls(config.default_lease_ttl, config.max_lease_ttl)
-    _configure_seals(core, config)
+    _configure_core(core, config)
     serve(
         core,
-        ListenOptions(
-            host=host,
-            port=port,
-            tls_cert_file=None if listener.tls_disable else listener.tls_cert_file,
-            tls_key_file=None if listener.tls_disable else listener.tls_key_file,
-            max_request_size=listener.max_request_size,
-            unauthenticated_metrics_access=listener.unauthenticated_metrics_access,
-        ),
+        listen,
         log_level=config.log_level,
         log_format=config.log_format,
     )
+
+
+def _serve_workers(
+    kind: str,
+    options: dict[str, str],
+    listen: ListenOptions,
+    config: ServerConfig,
+    count: int,
+) -> None:
+    """Run a supervisor with ``count`` worker processes (0: one per core)."""
+    from hush.server.process import WorkerSpec, default_workers, run_workers
+
+    if kind in ("inmem", "memory"):
+        raise click.UsageError(
+            "in-memory storage cannot be shared by worker processes; use -workers=1"
+        )
+    workers = count or default_workers()
+    spec = WorkerSpec(
+        kind,
+        options,
+        listen,
+        config.log_level,
+        config.log_format,
+        configure=lambda core: _configure_core(core, config),
+    )
+    banner = "\n".join(
+        [
+            "==> Hush server configuration:",
+            "",
+            f"             Api Address: {listen.url}",
+            f"                 Storage: {kind}",
+            f"                 Workers: {workers}",
+            f"                 Version: Hush {__import__('hush').__version__}",
+            "",
+            "==> Hush server started! Log data will stream in below:",
+        ]
+    )
+    run_workers(spec, workers, banner)

@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +20,12 @@ import orjson
 from hush.barrier.barrier import SEAL_CONFIG_PATH, Barrier
 from hush.barrier.view import StorageView
 from hush.core.acl import ACL
+from hush.core.cluster_sync import ClusterSync
+from hush.core.epoch import AuthorisationEpoch
 from hush.core.errors import (
     AlreadyInitialized,
     HushError,
+    InvalidRequest,
     MountUnavailable,
     NotInitialized,
     PermissionDenied,
@@ -31,21 +34,23 @@ from hush.core.errors import (
 )
 from hush.core.expiration import ExpirationManager, ExpiryWorker
 from hush.core.login import issue_login_token
+from hush.core.membership import NodeMembership
 from hush.core.metrics import Metrics
 from hush.core.mounts import AUTH_TABLE_PATH, MountEntry, MountTable
 from hush.core.request import Auth, Request, Response
 from hush.core.scheduler import Scheduler
 from hush.core.shares import SealConfig, ShareCollector, encode_shares, validate_split
-from hush.core.tokens import TokenEntry, TokenStore
+from hush.core.tokens import UNREAD, TokenEntry, TokenStore, Unread
 from hush.core.wrapping import wrap
 from hush.crypto import KEY_SIZE, SecretBytes, random_bytes
 from hush.framework.backend import Backend, PreparedCall
 from hush.framework.registry import Registry
 from hush.storage.base import DueEntry, Storage, TxnOp
 
-__all__ = ["SEALED_PATHS", "ClusterInfo", "Core", "InitResult"]
+__all__ = ["SEALED_PATHS", "ClusterInfo", "Core", "InitResult", "RelayedProgress"]
 
 CLUSTER_INFO_PATH = "core/cluster"
+TOKEN_VIEW_PREFIX = "sys/token/"
 # System paths answered while sealed (Vault's behaviour); everything else gets 503.
 SEALED_PATHS = frozenset({"init", "unseal", "seal-status", "health", "leader"})
 
@@ -109,6 +114,16 @@ class _SystemView:
 
 
 @dataclass(frozen=True, slots=True)
+class RelayedProgress:
+    """A multi-process node's unseal progress, as its supervisor answers one relayed share."""
+
+    progress: int
+    nonce: str
+    key: SecretBytes | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterInfo:
     """Cluster name and id, chosen at init."""
 
@@ -140,21 +155,27 @@ class Core:
         self.storage = storage
         self.storage_type = storage_type
         self.barrier = Barrier(storage)
-        self.tokens = TokenStore(StorageView(self.barrier, "sys/token/"))
+        self.tokens = TokenStore(StorageView(self.barrier, TOKEN_VIEW_PREFIX))
+        self.epoch = AuthorisationEpoch(self.barrier)
         self.password_policies = PasswordPolicyStore(
             StorageView(self.barrier, "sys/password_policy/")
         )
-        self.mounts = MountTable(self.barrier, engines, system=_SystemView(self))
+        self.mounts = MountTable(
+            self.barrier, engines, commit=self.epoch.commit, system=_SystemView(self)
+        )
         self.auth_mounts = MountTable(
             self.barrier,
             auth_methods or Registry("auth method"),
             table_path=AUTH_TABLE_PATH,
             view_prefix="auth/",
             reserved=("token/",),
+            commit=self.epoch.commit,
         )
         self.policies = PolicyStore(StorageView(self.barrier, "sys/policy/"))
         identity_view = StorageView(self.barrier, "sys/identity/")
         self.identity = IdentityStore(identity_view)
+        # Identity keeps its own stored epoch (read on every resolve), so a change made on one
+        # node applies on every node's next request without the authorisation epoch.
         self.identity_resolver = IdentityResolver(self.identity)
         self.identity_backend = IdentityBackend(
             identity_view,
@@ -163,10 +184,27 @@ class Core:
             # A lambda, not the bound method: the table replaces its dict on every load.
             lambda: self.auth_mounts.entries.values(),  # noqa: PLW0108
         )
-        self.audit = AuditBroker(StorageView(self.barrier, "sys/audit/"))
+        self.audit = AuditBroker(
+            StorageView(self.barrier, "sys/audit/"),
+            commit=lambda ops: self.epoch.commit(ops, "sys/audit/"),
+        )
         self.scheduler = Scheduler(
             lambda: [*self.mounts.backends.items(), *self.auth_mounts.backends.items()]
         )
+        self.node = NodeMembership(
+            storage, StorageView(self.barrier, "sys/"), lambda: __import__("hush").__version__
+        )
+        self.node.background.append(self.scheduler)
+        # Told about every unseal (with the unseal key) and every seal this node performs on its
+        # own initiative: a multi-process node's supervisor hands them to the other workers.
+        self.unseal_listeners: list[Callable[[SecretBytes], None]] = []
+        self.seal_listeners: list[Callable[[], Awaitable[None]]] = []
+        # Set in a worker process: shares are collected by the supervisor for the whole node.
+        self.share_relay: Callable[[SecretBytes, int, int], Awaitable[RelayedProgress]] | None = (
+            None
+        )
+        self.relayed_progress: tuple[int, str] | None = None
+        self.unseal_reset_listeners: list[Callable[[], None]] = []
         self.seal_config: SealConfig | None = None
         self.cluster: ClusterInfo | None = None
         self.unseal_progress: ShareCollector | None = None
@@ -178,6 +216,9 @@ class Core:
         self.tokens.on_revoke.append(self.cubbyhole.destroy)
         self.metrics = Metrics()
         self.expiry = ExpiryWorker(self.expiration, self.tokens, self.metrics)
+        # Lease expiry, like the scheduler, runs only on the node holding the background lock.
+        self.node.background.append(self.expiry)
+        self._bump_epoch_on_unseal = False
         self.tokens.on_create.append(self.expiration.register_token)
         self.tokens.on_revoke.append(self.expiration.tokens_revoked)
         self.unauthenticated_metrics = False
@@ -185,6 +226,15 @@ class Core:
         self.started_at = time.time()
         self.remount_history: dict[str, tuple[str, str]] = {}
         self._lock = asyncio.Lock()
+        self.cluster_sync = ClusterSync(
+            barrier=self.barrier,
+            epoch=self.epoch,
+            tokens=self.tokens,
+            token_prefix=TOKEN_VIEW_PREFIX,
+            tables=(self.mounts, self.auth_mounts),
+            audit=self.audit,
+            lock=self._lock,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -196,8 +246,8 @@ class Core:
         await self.seals.load()
 
     async def close(self) -> None:
-        """Seal, close the seal devices and storage."""
-        await self.seal()
+        """Seal (a shutdown: not announced to seal listeners), close seal devices and storage."""
+        await self.seal(announce=False)
         await self.seals.close()
         await self.storage.close()
 
@@ -219,7 +269,8 @@ class Core:
     async def initialize(self, shares: int, threshold: int) -> InitResult:
         """Create keys and the first root token; the node stays sealed, as Vault's does."""
         validate_split(shares, threshold)
-        async with self._lock:
+        # Store-wide: two nodes (or workers) initialising at once must not both write keys.
+        async with self._lock, self.storage.exclusive(SEAL_CONFIG_PATH):
             if self.seal_config is not None or await self.barrier.initialized():
                 raise AlreadyInitialized("Vault is already initialized")
             from hush.barrier import shamir
@@ -258,7 +309,7 @@ class Core:
             self.tokens.teardown()
         return root_token
 
-    async def unseal_with_key(self, unseal_key: SecretBytes) -> None:
+    async def unseal_with_key(self, unseal_key: SecretBytes, *, announce: bool = True) -> None:
         """Unseal with the combined unseal key and bring mounts and tokens up."""
         await self.barrier.unseal(unseal_key)
         try:
@@ -268,21 +319,30 @@ class Core:
             await self._drop_keys()
             raise
         self.metrics.sealed.set(0)
+        if announce:
+            for listener in self.unseal_listeners:
+                listener(unseal_key)
 
     async def _post_unseal(self) -> None:
+        if self._bump_epoch_on_unseal:
+            # First unseal after a snapshot restore: every other node reloads what it cached.
+            await self.epoch.commit([])
+            self._bump_epoch_on_unseal = False
+        # Read before loading anything: a change landing meanwhile makes the next request
+        # reload, never the other way round.
+        await self.cluster_sync.mark_loaded()
         await self.tokens.setup()
         await self.policies.setup()
         await self.identity.setup()
         await self.audit.setup()
-        self.scheduler.start()
-        # Starts a task only: unseal reads no lease; the loop claims what is due, in batches.
-        self.expiry.start()
         blob = await self.barrier.get(CLUSTER_INFO_PATH)
         if blob is not None:
             raw = orjson.loads(blob)
             self.cluster = ClusterInfo(str(raw["name"]), str(raw["id"]))
         await self.mounts.load()
         await self.auth_mounts.load()
+        # Heartbeats, and background work once this node wins the background lock.
+        self.node.start()
 
     async def submit_unseal_share(self, share: SecretBytes, *, migrate: bool = False) -> None:
         """Add one share; unseal once the threshold is reached. Wrong quorum resets progress.
@@ -291,12 +351,19 @@ class Core:
         migration away from one); ``migrate`` must be set exactly when a migration is pending.
         """
         async with self._lock:
+            if self.unseal_progress is None:
+                # A new attempt: another node may have initialised or rekeyed the shared store.
+                blob = await self.storage.get(SEAL_CONFIG_PATH)
+                self.seal_config = SealConfig.from_json(blob) if blob else None
             if self.seal_config is None:
                 raise NotInitialized
             if not self.sealed:
                 return
             self.seals.check_migrate_flag(migrate)
             config = self.seals.operator_config()
+            if self.share_relay is not None:
+                await self._submit_relayed_share(share, config, migrate=migrate)
+                return
             progress = self.unseal_progress or ShareCollector(
                 config.secret_threshold, config.share_length
             )
@@ -308,16 +375,43 @@ class Core:
             self.unseal_progress = None
             await self.seals.unseal_with_operator_key(progress.combine(), migrate=migrate)
 
+    async def _submit_relayed_share(
+        self, share: SecretBytes, config: SealConfig, *, migrate: bool
+    ) -> None:
+        """Hand the share to the supervisor, which keeps the node's progress (under ``_lock``)."""
+        assert self.share_relay is not None
+        result = await self.share_relay(share, config.secret_threshold, config.share_length)
+        self.relayed_progress = (result.progress, result.nonce) if result.progress else None
+        if result.error is not None:
+            raise InvalidRequest(result.error)
+        if result.key is None:
+            return
+        self.relayed_progress = None
+        await self.seals.unseal_with_operator_key(result.key, migrate=migrate)
+
+    async def unseal_from_peer(self, unseal_key: SecretBytes) -> None:
+        """Unseal with a key another worker of this node unsealed with (no-op if unsealed)."""
+        async with self._lock:
+            if self.sealed:
+                await self.unseal_with_key(unseal_key, announce=False)
+
     def reset_unseal(self) -> None:
         """Discard the shares collected so far."""
         self.unseal_progress = None
+        self.relayed_progress = None
+        for listener in self.unseal_reset_listeners:
+            listener()
 
-    async def seal(self) -> None:
+    async def seal(self, *, announce: bool = True) -> None:
         """Drop every key and stop all backends (audit devices checkpoint first)."""
+        if announce:
+            for seal_listener in self.seal_listeners:
+                await seal_listener()
         async with self._lock:
             await self._drop_keys()
 
     async def _drop_keys(self) -> None:
+        await self.node.stop()
         await self.scheduler.stop()
         await self.expiry.stop()
         await self.mounts.unload()
@@ -330,16 +424,22 @@ class Core:
         self.barrier.seal()
         self.unseal_progress = None
         self.cluster = None
+        self.cluster_sync.forget()
         self.metrics.sealed.set(1)
 
     async def restore_store(self, entries: list[tuple[str, bytes]], due: list[DueEntry]) -> None:
-        """Seal, replace the whole store atomically, and come back as the snapshot left it."""
+        """Seal, replace the whole store atomically, and come back as the snapshot left it.
+
+        The first unseal afterwards moves the authorisation epoch, so the other nodes sharing
+        the store reload their mount tables, audit devices and keyring.
+        """
         await self.seal()
         async with self._lock:
             await self.storage.replace_all(entries, due)
             blob = await self.storage.get(SEAL_CONFIG_PATH)
             self.seal_config = SealConfig.from_json(blob) if blob else None
             await self.seals.load()
+            self._bump_epoch_on_unseal = True
         self.seals.start_auto_unseal()
 
     async def replace_unseal_key(self, unseal_key: SecretBytes, config: SealConfig) -> None:
@@ -348,6 +448,9 @@ class Core:
             [TxnOp("put", SEAL_CONFIG_PATH, config.to_json()), *self.barrier.rekey_ops(unseal_key)]
         )
         self.seal_config = config
+        # A worker's supervisor must unseal replacement workers with the new key from now on.
+        for listener in self.unseal_listeners:
+            listener(unseal_key)
 
     def init_response(self, result: InitResult) -> dict[str, object]:
         """``sys/init``'s answer body."""
@@ -384,17 +487,20 @@ class Core:
         entry, backend, rest = found
         return backend, entry.path, rest
 
-    async def authenticate(self, request: Request) -> TokenEntry:
+    async def authenticate(
+        self, request: Request, stored: bytes | Unread | None = UNREAD
+    ) -> TokenEntry:
         """The live token entry for the request's token, or 403.
 
-        A front end that verified other credentials itself (the AWS front end checks SigV4 and
-        names the access key's identity) sends no token and sets ``token_entry`` instead.
+        ``stored`` is the token entry's stored value when the pipeline already read it. A front
+        end that verified other credentials itself (the AWS front end checks SigV4 and names the
+        access key's identity) sends no token and sets ``token_entry`` instead.
         """
         if request.client_token is None and request.token_entry is not None:
             return request.token_entry
         if request.client_token is None or len(request.client_token) == 0:
             raise PermissionDenied
-        entry = await self.tokens.lookup(request.client_token)
+        entry = await self.tokens.lookup(request.client_token, stored=stored)
         if entry is None or not _address_allowed(request.remote_addr, entry.bound_cidrs):
             raise PermissionDenied
         if entry.mount_accessor and not self._auth_mount_live(entry.mount_accessor):
@@ -419,9 +525,10 @@ class Core:
             raise PermissionDenied
         return list(resolved.policies)
 
-    async def acl_for(self, entry: TokenEntry) -> ACL:
+    async def acl_for(self, entry: TokenEntry, epoch: int | None = None) -> ACL:
         """The ACL of a token's policies plus its identity policies, from fresh caches."""
-        return await self.policies.acl([*entry.policies, *await self.identity_policies(entry)])
+        policies = [*entry.policies, *await self.identity_policies(entry)]
+        return await self.policies.acl(policies, epoch)
 
     async def handle(self, request: Request) -> Response | None:
         """Run one logical request through the pipeline."""
@@ -429,6 +536,14 @@ class Core:
         is_sys = path == "sys" or path.startswith("sys/")
         if self.sealed and not (is_sys and path[4:] in SEALED_PATHS):
             raise Sealed
+        # The seal-lifecycle endpoints answer from memory (as Vault's do): health checks keep
+        # working, and cost nothing, while storage is away.
+        lifecycle = is_sys and path[4:] in SEALED_PATHS
+        epoch: int | None = None
+        stored_token: bytes | Unread | None = UNREAD
+        if not (self.sealed or lifecycle):
+            epoch, stored_token = await self.cluster_sync.read_epoch_and_token(request.client_token)
+            epoch = await self.cluster_sync.sync(epoch)
         routed = self._route(path)
         audit = _AuditContext(
             routed[0].type_name if routed is not None else "", *self._non_hmac_keys(routed)
@@ -446,7 +561,7 @@ class Core:
                 raise
             return await self._run_audited(request, audit, call)
         try:
-            call = await self._authorise(request, routed)
+            call = await self._authorise(request, routed, epoch, stored_token)
         except HushError as exc:
             await self._audit_outcome(request, audit, None, exc.message)
             raise
@@ -459,8 +574,13 @@ class Core:
         await self.audit.log_request(
             request, mount_type=audit.mount_type, non_hmac_request_keys=audit.request_keys
         )
-        if request.token_entry is not None:
-            await self.tokens.record_use(request.token_entry)
+        if request.token_entry is not None and not await self.tokens.record_use(
+            request.token_entry
+        ):
+            # Another node or worker spent the last use between lookup and now.
+            denied = PermissionDenied()
+            await self._audit_outcome(request, audit, None, denied.message)
+            raise denied
         try:
             response = await call.run()
             if response is not None and response.secret is not None:
@@ -515,10 +635,14 @@ class Core:
         )
 
     async def _authorise(
-        self, request: Request, routed: tuple[Backend, str, str] | None
+        self,
+        request: Request,
+        routed: tuple[Backend, str, str] | None,
+        epoch: int | None,
+        stored_token: bytes | Unread | None = UNREAD,
     ) -> PreparedCall:
         """Token check, routing, validation and ACL; no side effects, so it can be refused."""
-        entry = await self.authenticate(request)
+        entry = await self.authenticate(request, stored_token)
         request.token_entry = entry
         request.auth = Auth(
             token_accessor=entry.accessor,
@@ -527,7 +651,7 @@ class Core:
             entity_id=entry.entity_id,
             root=entry.is_root,
         )
-        acl = await self.acl_for(entry)
+        acl = await self.acl_for(entry, epoch)
         if routed is None:
             # Vault answers 403 rather than 404 when the caller could not reach the path anyway.
             if not acl.check(request.path, request.operation, request.data).allowed:
@@ -551,7 +675,7 @@ class Core:
 
     async def mount(self, entry: MountEntry) -> None:
         """Enable a secrets engine."""
-        async with self._lock:
+        async with self.cluster_sync.changing(self.mounts):
             await self.mounts.mount(entry)
 
     async def tune_mount(
@@ -563,12 +687,12 @@ class Core:
         description: str | None,
     ) -> None:
         """Change a mount's settings (restarting its backend when options change)."""
-        async with self._lock:
+        async with self.cluster_sync.changing(self.mounts):
             await self.mounts.tune(path, config=config, options=options, description=description)
 
     async def remount(self, source: str, target: str) -> None:
         """Move a mount to a new path."""
-        async with self._lock:
+        async with self.cluster_sync.changing(self.mounts):
             await self.mounts.remount(source, target)
 
     async def optional_token(self, request: Request) -> TokenEntry | None:
@@ -579,7 +703,7 @@ class Core:
 
     async def mount_auth(self, entry: MountEntry) -> None:
         """Enable an auth method at ``auth/<entry.path>``."""
-        async with self._lock:
+        async with self.cluster_sync.changing(self.auth_mounts):
             await self.auth_mounts.mount(entry)
 
     async def unmount_auth(self, path: str) -> bool:
@@ -588,10 +712,10 @@ class Core:
         Tokens are revoked first (Vault's order) and once more after the mount is gone, for
         logins that raced the first pass; the mount-accessor check refuses any left over.
         """
-        async with self._lock:
-            if path not in self.auth_mounts.entries:
-                return False
-            await self.tokens.revoke_prefix("auth/" + path)
+        if path not in self.auth_mounts.entries:
+            return False
+        await self.tokens.revoke_prefix("auth/" + path)
+        async with self.cluster_sync.changing(self.auth_mounts):
             removed = await self.auth_mounts.unmount(path)
         await self.tokens.revoke_prefix("auth/" + path)
         return removed
@@ -600,7 +724,7 @@ class Core:
         self, path: str, *, config: dict[str, Any], description: str | None
     ) -> None:
         """Change an auth method's TTLs, description or lockout settings."""
-        async with self._lock:
+        async with self.cluster_sync.changing(self.auth_mounts):
             await self.auth_mounts.tune(path, config=config, options=None, description=description)
 
     async def unmount(self, path: str) -> bool:
@@ -608,5 +732,5 @@ class Core:
         entry = self.mounts.entries.get(path)
         if entry is not None:
             await self.expiration.revoke_prefix(path)
-        async with self._lock:
+        async with self.cluster_sync.changing(self.mounts):
             return await self.mounts.unmount(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from hush.core.errors import InvalidRequest
 from hush.crypto import random_token_string
 from hush.framework.backend import Backend, BackendContext, SystemView
 from hush.framework.registry import Registry
+from hush.storage.base import TxnOp
 
 __all__ = [
     "AUTH_TABLE_PATH",
@@ -105,10 +107,14 @@ class MountTable:
         table_path: str = MOUNT_TABLE_PATH,
         view_prefix: str = "logical/",
         reserved: tuple[str, ...] = RESERVED_MOUNT_PREFIXES,
+        commit: Callable[[Sequence[TxnOp]], Awaitable[None]] | None = None,
         system: SystemView | None = None,
     ) -> None:
         self._system = system
         self._table_path = table_path
+        # How a table change is written: the core passes the authorisation epoch's commit, so
+        # every node sees the change on its next request.
+        self._commit = commit or storage.transaction
         self._view_prefix = view_prefix
         self._reserved = reserved
         self._storage = storage
@@ -129,6 +135,42 @@ class MountTable:
         for entry in self.entries.values():
             self.backends[entry.path] = await self._start(entry)
 
+    async def sync(self) -> bool:
+        """Bring the live table up to the stored one (another node changed it); ``True`` if so.
+
+        Backends whose entry is unchanged keep running; changed settings are handed to the
+        running backend; new, moved, removed or re-optioned mounts are started or stopped.
+        """
+        blob = await self._storage.get(self._table_path)
+        stored: dict[str, MountEntry] = {}
+        for raw in orjson.loads(blob) if blob is not None else []:
+            entry = MountEntry(**raw)
+            stored[entry.path] = entry
+        if {p: asdict(e) for p, e in stored.items()} == {
+            p: asdict(e) for p, e in self.entries.items()
+        }:
+            return False
+        backends: dict[str, Backend] = {}
+        for path, entry in stored.items():
+            old = self.entries.get(path)
+            running = self.backends.get(path)
+            if (
+                old is not None
+                and running is not None
+                and (old.uuid, old.type, old.options) == (entry.uuid, entry.type, entry.options)
+            ):
+                running.context = dataclasses.replace(
+                    running.context, config=dict(entry.config), options=dict(entry.options)
+                )
+                backends[path] = running
+            else:
+                backends[path] = await self._start(entry)
+        for path, backend in self.backends.items():
+            if backends.get(path) is not backend:
+                await backend.cleanup()
+        self.entries, self.backends = stored, backends
+        return True
+
     async def unload(self) -> None:
         """Stop every backend (on seal)."""
         for backend in self.backends.values():
@@ -137,9 +179,20 @@ class MountTable:
         self.entries = {}
 
     async def _save(self) -> None:
-        await self._storage.put(
-            self._table_path, orjson.dumps([asdict(e) for e in self.entries.values()])
+        await self._commit(
+            [
+                TxnOp(
+                    "put",
+                    self._table_path,
+                    orjson.dumps([asdict(e) for e in self.entries.values()]),
+                )
+            ]
         )
+
+    @property
+    def lock_name(self) -> str:
+        """The store-wide lock every change of this table holds (read, modify, write)."""
+        return self._table_path
 
     def _view(self, entry: MountEntry) -> StorageView:
         return StorageView(self._storage, f"{self._view_prefix}{entry.uuid}/")

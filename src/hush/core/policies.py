@@ -115,10 +115,14 @@ class PolicyStore:
                 found.append(policy)
         return found
 
-    async def acl(self, names: Sequence[str]) -> ACL:
-        """The compiled ACL of ``names`` (see :meth:`get_many`), cached until the epoch moves."""
+    async def acl(self, names: Sequence[str], epoch: int | None = None) -> ACL:
+        """The compiled ACL of ``names`` (see :meth:`get_many`), cached until the epoch moves.
+
+        ``epoch`` is the value the caller read from storage for this request (the core reads it
+        once per request); without it the store reads it itself.
+        """
         key = tuple(sorted(set(names)))
-        epoch = await self._sync_epoch()
+        epoch = await self._sync_epoch(epoch)
         cached = self._acls.get(key) if self._cache_epoch == epoch else None
         if cached is not None:
             return cached
@@ -132,9 +136,9 @@ class PolicyStore:
 
     # --- internals ------------------------------------------------------------------------
 
-    async def _sync_epoch(self) -> int:
+    async def _sync_epoch(self, known: int | None = None) -> int:
         """Read the epoch (the one storage read of a cached call); drop caches if it moved."""
-        epoch = await self.epoch()
+        epoch = await self.epoch() if known is None else known
         if epoch != self._cache_epoch:
             self._policies.clear()
             self._acls.clear()

@@ -1,8 +1,9 @@
 """The background scheduler: runs every mounted backend's ``periodic`` hook while unsealed.
 
 One asyncio task per node, started on unseal and cancelled on seal. A failing backend is logged
-and retried on the next tick; it never stops the others. (On a PostgreSQL cluster only the node
-holding the background lock will run it: see the production-server issue.)
+and retried on the next tick; it never stops the others. It is started and stopped by
+:class:`hush.core.membership.NodeMembership`, so on a cluster only the node holding the
+background lock runs it.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ class Scheduler:
                 log.exception("periodic work failed for mount %s; retrying next tick", path)
 
     async def _loop(self) -> None:
+        # Tick at once: a node that just took over the background lock catches up immediately.
         while True:
-            await asyncio.sleep(self.interval)
             await self.tick()
+            await asyncio.sleep(self.interval)
 
     def start(self) -> None:
         """Begin ticking (on unseal)."""

@@ -39,7 +39,14 @@ from hush.crypto import (
 )
 from hush.storage.base import TxnOp
 
-__all__ = ["BATCH_TOKEN_PREFIX", "SERVICE_TOKEN_PREFIX", "TokenEntry", "TokenStore"]
+__all__ = [
+    "BATCH_TOKEN_PREFIX",
+    "SERVICE_TOKEN_PREFIX",
+    "UNREAD",
+    "TokenEntry",
+    "TokenStore",
+    "Unread",
+]
 
 SERVICE_TOKEN_PREFIX = "hss."
 BATCH_TOKEN_PREFIX = "hsb."
@@ -51,6 +58,13 @@ _PARENT = "parent/"
 _PATH = "path/"
 _BATCH_AAD = b"hush-batch-token-v1"
 _TXN_BATCH = 500
+
+
+class Unread:
+    """Marker type: the caller has not read the token entry (``None`` means "read, absent")."""
+
+
+UNREAD = Unread()
 
 
 @dataclass(slots=True)
@@ -222,15 +236,36 @@ class TokenStore:
 
     # -- lookup ------------------------------------------------------------------------------
 
-    async def _load(self, token_hash: str) -> TokenEntry | None:
-        blob = await self._storage.get(_ID + token_hash)
+    def entry_key(self, token: SecretBytes) -> str | None:
+        """The view-relative key of a service token's entry (``None`` for batch tokens).
+
+        Lets the core read the entry together with the authorisation epoch in one round trip.
+        """
+        if token.reveal().startswith(BATCH_TOKEN_PREFIX.encode()):
+            return None
+        return _ID + self.hash_token(token)
+
+    async def _load(
+        self, token_hash: str, stored: bytes | Unread | None = UNREAD
+    ) -> TokenEntry | None:
+        blob = await self._storage.get(_ID + token_hash) if isinstance(stored, Unread) else stored
         if blob is None:
             return None
         entry = TokenEntry.from_json(blob)
         return entry if constant_time_equal(entry.token_hash, token_hash) else None
 
-    async def lookup(self, token: SecretBytes, now: float | None = None) -> TokenEntry | None:
-        """The live entry for ``token``; ``None`` if unknown, expired (then revoked) or orphaned."""
+    async def lookup(
+        self,
+        token: SecretBytes,
+        now: float | None = None,
+        *,
+        stored: bytes | Unread | None = UNREAD,
+    ) -> TokenEntry | None:
+        """The live entry for ``token``; ``None`` if unknown, expired (then revoked) or orphaned.
+
+        ``stored`` is the entry's stored value when the caller already read it (see
+        :meth:`entry_key`); it applies to service tokens only.
+        """
         now = time.time() if now is None else now
         if token.reveal().startswith(BATCH_TOKEN_PREFIX.encode()):
             entry = self._open_batch(token)
@@ -239,10 +274,12 @@ class TokenStore:
             if entry.parent_hash and await self._live(entry.parent_hash, now) is None:
                 return None
             return entry
-        return await self._live(self.hash_token(token), now)
+        return await self._live(self.hash_token(token), now, stored)
 
-    async def _live(self, token_hash: str, now: float) -> TokenEntry | None:
-        entry = await self._load(token_hash)
+    async def _live(
+        self, token_hash: str, now: float, stored: bytes | Unread | None = UNREAD
+    ) -> TokenEntry | None:
+        entry = await self._load(token_hash, stored)
         if entry is None:
             return None
         if entry.expired(now):
@@ -263,15 +300,27 @@ class TokenStore:
             return None
         return await self._live(str(orjson.loads(blob)["token_hash"]), time.time())
 
-    async def record_use(self, entry: TokenEntry) -> None:
-        """Count one use of a limited-use token; the last use revokes it (Vault's ``num_uses``)."""
+    async def record_use(self, entry: TokenEntry) -> bool:
+        """Count one use of a limited-use token; the last use revokes it (Vault's ``num_uses``).
+
+        The count is re-read and decremented under a store-wide lock, so two nodes (or worker
+        processes) spending the same token at once never both get the last use. Returns
+        ``False`` when no use was left (the caller refuses the request).
+        """
         if entry.num_uses <= 0 or entry.type == "batch":
-            return
-        if entry.num_uses == 1:
-            await self.revoke_tree(entry)
-            return
-        entry.num_uses -= 1
-        await self._storage.put(_ID + entry.token_hash, entry.to_json())
+            return True
+        async with self._storage.exclusive(_ID + entry.token_hash):
+            current = await self._load(entry.token_hash)
+            if current is None or current.num_uses <= 0:
+                return False
+            entry.num_uses = current.num_uses
+            if current.num_uses == 1:
+                await self.revoke_tree(current)
+                return True
+            current.num_uses -= 1
+            entry.num_uses = current.num_uses
+            await self._storage.put(_ID + entry.token_hash, current.to_json())
+        return True
 
     async def save(self, entry: TokenEntry) -> None:
         """Persist changes to an existing service token (renewal)."""

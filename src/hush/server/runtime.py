@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
 
@@ -23,7 +24,20 @@ from hush.framework.registry import Registry
 from hush.logs import configure_logging
 from hush.storage import open_storage
 
-__all__ = ["DevOptions", "ListenOptions", "build_core", "serve"]
+__all__ = [
+    "GRACEFUL_SHUTDOWN_SECONDS",
+    "DevOptions",
+    "ListenOptions",
+    "banner",
+    "build_core",
+    "make_server",
+    "prepare_core",
+    "reopen_audit_on_sighup",
+    "serve",
+]
+
+# After SIGTERM, requests in flight get this long to finish before connections are cut.
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 log = logging.getLogger("hush.server")
 
@@ -38,6 +52,7 @@ class ListenOptions:
     tls_key_file: str | None = None
     max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
     unauthenticated_metrics_access: bool = False
+    api_addr: str | None = None
 
     @property
     def url(self) -> str:
@@ -141,7 +156,8 @@ async def _dev_aws_key(core: Core, dev: DevOptions) -> tuple[str, str]:
     return key.access_key_id, key.secret_access_key.reveal().decode()
 
 
-def _banner(listen: ListenOptions, core: Core, dev: _DevInfo | None) -> str:
+def banner(listen: ListenOptions, core: Core, dev: _DevInfo | None) -> str:
+    """The start-up banner (Vault's layout), with the dev unseal key and root token in dev mode."""
     lines = [
         "==> Hush server configuration:",
         "",
@@ -179,7 +195,7 @@ def _banner(listen: ListenOptions, core: Core, dev: _DevInfo | None) -> str:
     return "\n".join(lines)
 
 
-def _reopen_audit_on_sighup(core: Core) -> None:
+def reopen_audit_on_sighup(core: Core) -> None:
     """SIGHUP reopens audit files (log rotation), as Vault does; the hash chain continues."""
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[None]] = set()
@@ -193,29 +209,46 @@ def _reopen_audit_on_sighup(core: Core) -> None:
     loop.add_signal_handler(signal.SIGHUP, reopen)
 
 
-async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> None:
+def prepare_core(core: Core, listen: ListenOptions) -> None:
+    """Apply the listener's settings to the core before it opens."""
     core.unauthenticated_metrics = listen.unauthenticated_metrics_access
+    # What sys/leader and sys/ha-status tell clients to use for this node.
+    core.node.api_address = listen.api_addr or listen.url
+    # How often background work ticks (seconds); tests shorten it to observe takeovers quickly.
+    interval = os.environ.get("HUSH_SCHEDULER_INTERVAL")
+    if interval:
+        core.scheduler.interval = max(0.1, float(interval))
+
+
+def make_server(core: Core, listen: ListenOptions) -> uvicorn.Server:
+    """The uvicorn server for ``core``; SIGTERM drains in-flight requests before it stops."""
+    app = HushApp(core, max_request_size=listen.max_request_size)
+    config = uvicorn.Config(
+        app,
+        host=listen.host,
+        port=listen.port,
+        ssl_certfile=listen.tls_cert_file,
+        ssl_keyfile=listen.tls_key_file,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        # h11, not httptools: llhttp rejects the LIST verb that Vault clients send.
+        http="h11",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    return uvicorn.Server(config)
+
+
+async def _serve(core: Core, listen: ListenOptions, dev: DevOptions | None) -> None:
+    prepare_core(core, listen)
     await core.open()
     core.seals.start_auto_unseal()
     try:
         dev_info = await _dev_setup(core, dev) if dev is not None else None
-        app = HushApp(core, max_request_size=listen.max_request_size)
-        config = uvicorn.Config(
-            app,
-            host=listen.host,
-            port=listen.port,
-            ssl_certfile=listen.tls_cert_file,
-            ssl_keyfile=listen.tls_key_file,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            # h11, not httptools: llhttp rejects the LIST verb that Vault clients send.
-            http="h11",
-        )
-        server = uvicorn.Server(config)
-        _reopen_audit_on_sighup(core)
-        print(_banner(listen, core, dev_info), flush=True)
+        server = make_server(core, listen)
+        reopen_audit_on_sighup(core)
+        print(banner(listen, core, dev_info), flush=True)
         await server.serve()
     finally:
         await core.close()

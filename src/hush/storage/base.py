@@ -23,11 +23,15 @@ from __future__ import annotations
 import abc
 import builtins
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Literal
 
+from hush.storage.locks import HeldLock, LocalLocks
+
 __all__ = [
     "DueEntry",
+    "HeldLock",
     "InvalidKeyError",
     "Storage",
     "StorageError",
@@ -116,6 +120,7 @@ class Storage(abc.ABC):
     """A physical backend. All methods are coroutines; implementations never block the loop long."""
 
     name: str = "abstract"
+    _local_locks: LocalLocks | None = None
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Connect, create schema if needed. Called once before use."""
@@ -164,6 +169,28 @@ class Storage(abc.ABC):
 
         Only keys starting with ``prefix`` are claimed (all keys when it is empty).
         """
+
+    async def get_many(self, keys: Sequence[str]) -> builtins.list[bytes | None]:
+        """The values under ``keys``, in order (``None`` where absent); one round trip where the
+        backend can (the request pipeline reads the authorisation epoch and the token together)."""
+        return [await self.get(key) for key in keys]
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A critical section on ``name`` that excludes every process sharing this store.
+
+        The default covers one process only (right for in-memory storage); shared backends
+        override it. Never nest two of them: a holder must not wait for another name.
+        """
+        return self._locals().exclusive(name)
+
+    async def try_hold(self, name: str) -> HeldLock | None:
+        """Take the long-lived lock ``name`` if nobody holds it; ``None`` if someone does."""
+        return self._locals().try_hold(name)
+
+    def _locals(self) -> LocalLocks:
+        if self._local_locks is None:
+            self._local_locks = LocalLocks()
+        return self._local_locks
 
     # -- whole-store access (storage migration, snapshots) ------------------------------------
 

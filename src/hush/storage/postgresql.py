@@ -7,20 +7,24 @@ Errors never quote the connection string, which may contain a password.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import contextlib
 import itertools
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from hush.storage.base import (
     DueEntry,
+    HeldLock,
     Storage,
     StorageError,
     TxnOp,
@@ -34,6 +38,17 @@ from hush.storage.base import (
 __all__ = ["PostgreSQLStorage"]
 
 _T = TypeVar("_T")
+# Dead peers are noticed by TCP keepalive within about 10 s even without a clean close.
+_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+              "keepalives_count": 3}  # fmt: skip
+# A request waits this long for a pooled connection before it answers 503 (database gone or
+# saturated) instead of hanging.
+_ACQUIRE_TIMEOUT = 5.0
+# After a connection failure, requests wait only this long (fast 503s during an outage) until a
+# statement succeeds again.
+_OUTAGE_ACQUIRE_TIMEOUT = 0.5
+_LOCK_KEY = "SELECT hashtextextended(%s, 0)"
+
 _Conn = psycopg.AsyncConnection[TupleRow]
 
 # Unquoted-identifier characters only, and short enough that "<table>_due_by_time" stays within
@@ -110,7 +125,13 @@ class PostgreSQLStorage(Storage):
         self._min_size = min_size
         self._max_size = max_size
         self._timeout = timeout
+        self._normal_acquire_timeout = min(timeout, _ACQUIRE_TIMEOUT)
+        self._unreachable = False
+        self._check_task: asyncio.Task[None] | None = None
         self._pool: AsyncConnectionPool[_Conn] | None = None
+        # Critical sections hold a connection while their body uses the main pool: a separate
+        # pool means lock holders can never starve the work they wait for.
+        self._lock_pool: AsyncConnectionPool[_Conn] | None = None
         names = {
             "kv": sql.Identifier(table),
             "due": sql.Identifier(f"{table}_due"),
@@ -118,6 +139,7 @@ class PostgreSQLStorage(Storage):
         }
         self._schema = [sql.SQL(statement).format(**names) for statement in _SCHEMA]
         self._get = sql.SQL("SELECT value FROM {kv} WHERE key = %s").format(**names)
+        self._get_many = sql.SQL("SELECT key, value FROM {kv} WHERE key = ANY(%s)").format(**names)
         self._put = sql.SQL(
             "INSERT INTO {kv} (key, value) VALUES (%s, %s)"
             " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
@@ -153,13 +175,23 @@ class PostgreSQLStorage(Storage):
             self._dsn,
             min_size=self._min_size,
             max_size=self._max_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, **_KEEPALIVE},
             timeout=self._timeout,
             open=False,
             name=f"hush-{self._table}",
         )
+        self._lock_pool = AsyncConnectionPool(
+            self._dsn,
+            min_size=1,
+            max_size=self._max_size,
+            kwargs={"autocommit": True, **_KEEPALIVE},
+            timeout=self._timeout,
+            open=False,
+            name=f"hush-{self._table}-locks",
+        )
         try:
             await self._pool.open(wait=True, timeout=self._timeout)
+            await self._lock_pool.open(wait=True, timeout=self._timeout)
             await self._run("open", self._create_schema)
         except psycopg.Error as exc:
             await self.close()
@@ -170,15 +202,24 @@ class PostgreSQLStorage(Storage):
 
     async def close(self) -> None:
         """Close every pooled connection; safe to call twice."""
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+        for pool in (self._pool, self._lock_pool):
+            if pool is not None:
+                await pool.close()
+        self._pool = self._lock_pool = None
 
     async def get(self, key: str) -> bytes | None:
         """Return the value under ``key`` or ``None``."""
         validate_key(key)
         rows = await self._fetch("get", self._get, (key,))
         return None if not rows else bytes(rows[0][0])
+
+    async def get_many(self, keys: Sequence[str]) -> builtins.list[bytes | None]:
+        """The values under ``keys`` in one statement (``None`` where absent)."""
+        for key in keys:
+            validate_key(key)
+        rows = await self._fetch("get", self._get_many, (list(keys),))
+        found = {str(key): bytes(value) for key, value in rows}
+        return [found.get(key) for key in keys]
 
     async def put(self, key: str, value: bytes) -> None:
         """Store ``value`` under ``key``; returns after the commit."""
@@ -248,6 +289,57 @@ class PostgreSQLStorage(Storage):
         entries = [DueEntry(key=str(key), due_at=float(due_at)) for key, due_at in rows]
         # RETURNING does not keep the CTE's order.
         return sorted(entries, key=lambda entry: (entry.due_at, entry.key))
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A transaction-scoped advisory lock on ``name``: excludes every node on this database."""
+        return self._exclusive(name)
+
+    @asynccontextmanager
+    async def _exclusive(self, name: str) -> AsyncIterator[None]:
+        # The process-local stripe first, so one node's contenders queue in memory instead of
+        # each holding a pooled connection while they wait.
+        async with self._locals().exclusive(name):
+            if self._lock_pool is None:
+                raise StorageError("postgresql storage is not open")
+            try:
+                async with (
+                    self._lock_pool.connection(timeout=self._acquire_timeout) as conn,
+                    conn.transaction(),
+                ):
+                    await conn.execute(
+                        "SELECT pg_advisory_xact_lock((" + _LOCK_KEY + "))", (self._lock(name),)
+                    )
+                    yield
+            except psycopg.OperationalError as exc:
+                self._outage()
+                raise _storage_error("lock", exc) from None
+            except psycopg.Error as exc:
+                raise _storage_error("lock", exc) from None
+
+    async def try_hold(self, name: str) -> HeldLock | None:
+        """A session advisory lock on a dedicated connection; dies with the connection."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                make_conninfo(self._dsn, connect_timeout=5, **_KEEPALIVE), autocommit=True
+            )
+        except psycopg.Error as exc:
+            raise _storage_error("lock", exc) from None
+        try:
+            cursor = await conn.execute(
+                "SELECT pg_try_advisory_lock((" + _LOCK_KEY + "))", (self._lock(name),)
+            )
+            row = await cursor.fetchone()
+        except psycopg.Error as exc:
+            await conn.close()
+            raise _storage_error("lock", exc) from None
+        if row is None or not row[0]:
+            await conn.close()
+            return None
+        return _SessionLock(conn)
+
+    def _lock(self, name: str) -> str:
+        # Scoped by table, so two stores in one database never share locks.
+        return f"hush:{self._table}:{name}"
 
     async def scan(self, after: str, limit: int) -> builtins.list[tuple[str, bytes]]:
         """Entries after ``after`` in key order (COLLATE "C": UTF-8 byte order)."""
@@ -324,10 +416,62 @@ class PostgreSQLStorage(Storage):
         if self._pool is None:
             raise StorageError("postgresql storage is not open")
         try:
-            async with self._pool.connection() as conn:
-                return await work(conn)
+            async with self._pool.connection(timeout=self._acquire_timeout) as conn:
+                result = await work(conn)
+        except psycopg.OperationalError as exc:
+            self._outage()
+            raise _storage_error(operation, exc) from None
         except psycopg.Error as exc:
             raise _storage_error(operation, exc) from None
+        self._unreachable = False
+        return result
+
+    def _outage(self) -> None:
+        """A connection failed: answer fast from now on and weed out the other dead connections.
+
+        Connections are not probed on every checkout (that would double each request's round
+        trips); after a failure the idle ones are checked once in the background instead, so a
+        PostgreSQL restart costs a few 503s, not one per pooled connection.
+        """
+        self._unreachable = True
+        if self._check_task is None or self._check_task.done():
+            pools = [p for p in (self._pool, self._lock_pool) if p is not None]
+            self._check_task = asyncio.get_running_loop().create_task(_check_pools(pools))
+
+    @property
+    def _acquire_timeout(self) -> float:
+        return _OUTAGE_ACQUIRE_TIMEOUT if self._unreachable else self._normal_acquire_timeout
+
+
+async def _check_pools(pools: builtins.list[AsyncConnectionPool[_Conn]]) -> None:
+    for pool in pools:
+        with contextlib.suppress(Exception):
+            await pool.check()
+
+
+class _SessionLock(HeldLock):
+    """A session-level advisory lock; PostgreSQL releases it when the connection closes."""
+
+    def __init__(self, conn: _Conn) -> None:
+        self._conn: _Conn | None = conn
+
+    async def alive(self) -> bool:
+        """Probe the connection: a lock on a dead connection has already been released."""
+        if self._conn is None or self._conn.closed:
+            return False
+        try:
+            await self._conn.execute("SELECT 1")
+        except psycopg.Error:
+            await self.release()
+            return False
+        return True
+
+    async def release(self) -> None:
+        """Close the connection, which releases the lock."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                await conn.close()
 
 
 def _storage_error(operation: str, exc: psycopg.Error) -> StorageError:

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
+import fcntl
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 from hush.storage.base import (
     DueEntry,
+    HeldLock,
     Storage,
     StorageError,
     TxnOp,
@@ -28,6 +32,7 @@ from hush.storage.base import (
     validate_ops,
     validate_prefix,
 )
+from hush.storage.locks import LOCK_STRIPES, lock_slot
 
 __all__ = ["SQLiteStorage"]
 
@@ -76,6 +81,9 @@ class SQLiteStorage(Storage):
         self._writer_thread: ThreadPoolExecutor | None = None
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
+        # Worker processes sharing the file coordinate through byte-range locks on a side file:
+        # bytes [0, LOCK_STRIPES) are critical sections, the ones after are long-lived locks.
+        self._lock_fd: int | None = None
 
     async def open(self) -> None:
         """Create the file (mode 0600) and schema, and open the writer and reader connections."""
@@ -88,6 +96,7 @@ class SQLiteStorage(Storage):
             self._reader = reader
             reader.execute("PRAGMA query_only = ON")
             reader.execute("PRAGMA busy_timeout = 1000")
+            self._lock_fd = os.open(self._path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except (sqlite3.Error, OSError) as exc:
             await self.close()
             raise StorageError(f"sqlite storage: cannot open database ({exc})") from exc
@@ -100,6 +109,9 @@ class SQLiteStorage(Storage):
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         if self._writer_thread is not None:
             if self._writer is not None:
                 await self._in_writer_thread(self._close_writer)
@@ -191,6 +203,42 @@ class SQLiteStorage(Storage):
             return [DueEntry(key=key, due_at=due_at) for key, due_at in rows]
 
         return await self._write("claim_due", claim)
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A critical section on ``name`` shared by every process that opened this file."""
+        return self._exclusive(name)
+
+    @asynccontextmanager
+    async def _exclusive(self, name: str) -> AsyncIterator[None]:
+        slot = lock_slot(name)
+        # lockf locks belong to the process: the asyncio stripe excludes this process's own
+        # tasks, the byte-range lock the other processes.
+        async with self._locals().for_slot(slot):
+            fd = self._require_lock_fd()
+            await asyncio.to_thread(fcntl.lockf, fd, fcntl.LOCK_EX, 1, slot)
+            try:
+                yield
+            finally:
+                fcntl.lockf(fd, fcntl.LOCK_UN, 1, slot)
+
+    async def try_hold(self, name: str) -> HeldLock | None:
+        """A byte-range lock the kernel drops when this process exits (even on ``kill -9``)."""
+        fd = self._require_lock_fd()
+        offset = LOCK_STRIPES + lock_slot(name)
+        local = self._locals().try_hold(name)
+        if local is None:
+            return None
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+        except OSError:
+            await local.release()
+            return None
+        return _FileLock(fd, offset, local)
+
+    def _require_lock_fd(self) -> int:
+        if self._lock_fd is None:
+            raise StorageError("sqlite storage is not open")
+        return self._lock_fd
 
     async def scan(self, after: str, limit: int) -> builtins.list[tuple[str, bytes]]:
         """Entries after ``after`` in key order (BINARY collation: UTF-8 byte order)."""
@@ -308,6 +356,29 @@ class SQLiteStorage(Storage):
         if self._writer_thread is None:
             raise StorageError("sqlite storage is not open")
         return await asyncio.get_running_loop().run_in_executor(self._writer_thread, work)
+
+
+class _FileLock(HeldLock):
+    """A long-lived byte-range lock on the side file."""
+
+    def __init__(self, fd: int, offset: int, local: HeldLock) -> None:
+        self._fd = fd
+        self._offset = offset
+        self._local = local
+        self._held = True
+
+    async def alive(self) -> bool:
+        """Held until released (the kernel keeps it while the process lives)."""
+        return self._held
+
+    async def release(self) -> None:
+        """Unlock the byte range."""
+        if self._held:
+            self._held = False
+            # If the file was closed with the store, the lock already went with it.
+            with contextlib.suppress(OSError):
+                fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, self._offset)
+            await self._local.release()
 
 
 def _put(db: sqlite3.Connection, key: str, value: bytes) -> None:

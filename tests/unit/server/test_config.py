@@ -301,6 +301,8 @@ def test_misspelt_top_level_key_suggests_the_right_one() -> None:
         (f"{MINIMAL}ui = 3\n", 5, '"ui" at line 5 must be true or false, not 3'),
         (f'{MINIMAL}api_addr = "hush:8200"\n', 5, '"api_addr" at line 5 must be a full URL'),
         (f"{MINIMAL}cluster_name = 7\n", 5, '"cluster_name" at line 5 must be a string'),
+        (f"{MINIMAL}workers = 0\n", 5, '"workers" at line 5 must be a number of processes'),
+        (f'{MINIMAL}workers = "many"\n', 5, "must be a number of processes from 1 to 256"),
         (f"{MINIMAL}cluster_name = var.name\n", 5, "expressions and variables are not supported"),
         (f'{MINIMAL}cluster_name = upper("x")\n', 5, "must be a literal value"),
         (f'{MINIMAL}api_addr = ["https://a"]\n', 5, "must be a string, number or boolean"),
@@ -432,3 +434,8 @@ def test_any_unknown_top_level_key_is_an_error_at_its_line(name: str, blank_line
     line = MINIMAL.count("\n") + blank_lines + 1
     assert caught.value.line == line
     assert f"at line {line}" in str(caught.value)
+
+
+def test_workers_is_read_and_defaults_to_unset() -> None:
+    assert parse_config(MINIMAL).workers == 0
+    assert parse_config(f"{MINIMAL}workers = 4\n").workers == 4

@@ -11,14 +11,15 @@ Layout::
 
 Secret IDs and role IDs only ever appear as HMACs, so reading storage (even decrypted) does
 not give a credential. Every read-modify-write (a login spending one use, a role update, a
-tidy batch) holds the mount's one :class:`asyncio.Lock`, and each change that touches several
-keys is one storage transaction, so a secret ID with ``num_uses=1`` logs in exactly once.
+tidy batch) holds the mount's one store-wide lock (:meth:`Storage.exclusive`, so it also
+excludes other nodes and worker processes), and each change that touches several keys is one
+storage transaction, so a secret ID with ``num_uses=1`` logs in exactly once cluster-wide.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any
 
@@ -46,7 +47,11 @@ class AppRoleStore:
     def __init__(self, storage: LogicalStorage) -> None:
         self._storage = storage
         self._salt: bytes | None = None
-        self.lock = asyncio.Lock()
+
+    @property
+    def lock(self) -> AbstractAsyncContextManager[None]:
+        """The mount's read-modify-write lock (``async with store.lock:``), store-wide."""
+        return self._storage.exclusive("lock")
 
     async def load_salt(self) -> None:
         """Read (or create, the first time) the mount's index salt."""

@@ -192,16 +192,18 @@ class LockoutTracker:
                 self._in_flight[name] = remaining
             else:
                 self._in_flight.pop(name, None)
-            record = await self._load(name)
-            if succeeded:
-                if record is not None:
-                    await self._storage.delete(LOCKOUT_PREFIX + name)
-                return
-            now = self._clock()
-            count = record.current_count(policy, now) if record else 0
-            await self._storage.put(
-                LOCKOUT_PREFIX + name, orjson.dumps({"count": count + 1, "last_failed": now})
-            )
+            # Store-wide lock: nodes and worker processes sharing the store never lose a count.
+            async with self._storage.exclusive(LOCKOUT_PREFIX + name):
+                record = await self._load(name)
+                if succeeded:
+                    if record is not None:
+                        await self._storage.delete(LOCKOUT_PREFIX + name)
+                    return
+                now = self._clock()
+                count = record.current_count(policy, now) if record else 0
+                await self._storage.put(
+                    LOCKOUT_PREFIX + name, orjson.dumps({"count": count + 1, "last_failed": now})
+                )
 
     async def clear(self, name: str) -> bool:
         """Forget ``name``'s failures; whether it was locked out."""

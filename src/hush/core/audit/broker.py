@@ -22,7 +22,7 @@ import builtins
 import logging
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -134,10 +134,18 @@ def _reason(exc: BaseException) -> str:
 class AuditBroker:
     """Enables, disables and writes to audit devices; every request is logged through it."""
 
-    def __init__(self, storage: LogicalStorage) -> None:
+    def __init__(
+        self,
+        storage: LogicalStorage,
+        commit: Callable[[Sequence[TxnOp]], Awaitable[None]] | None = None,
+    ) -> None:
         self._storage = storage
+        # Table changes go through ``commit`` (the core's authorisation epoch), so every node
+        # that shares the store reloads its devices on its next request.
+        self._commit = commit or storage.transaction
         self._enabled: dict[str, _Enabled] = {}
         self._persist_lock = asyncio.Lock()
+        self._table_blob: bytes | None = None
 
     @property
     def active(self) -> bool:
@@ -148,6 +156,7 @@ class AuditBroker:
         """Load the device table and open every device (on unseal); failures are retried later."""
         await self.teardown()
         raw = await self._storage.get(_TABLE_KEY)
+        self._table_blob = raw
         rows = orjson.loads(raw)["entries"] if raw else []
         known = set(AuditTableEntry.__dataclass_fields__)
         for row in rows:
@@ -174,6 +183,14 @@ class AuditBroker:
             except (OSError, AuditDeviceError) as exc:
                 log.warning("audit device %s failed to open: %s", entry.path, _reason(exc))
             await self._persist_if_needed(enabled)
+
+    async def sync(self) -> bool:
+        """Reload the devices if another node changed the table; ``True`` if it did."""
+        raw = await self._storage.get(_TABLE_KEY)
+        if raw == self._table_blob:
+            return False
+        await self.setup()
+        return True
 
     async def teardown(self) -> None:
         """Checkpoint and close every device (on seal, while the barrier is still unsealed)."""
@@ -237,9 +254,9 @@ class AuditBroker:
         enabled = _Enabled(entry, salt, device)
         rows = [item.entry for item in self._enabled.values()] + [entry]
         try:
-            await self._storage.transaction(
-                [self._table_op(rows), TxnOp("put", _DEVICE_PREFIX + entry.id, _secrets(enabled))]
-            )
+            table = self._table_op(rows)
+            await self._commit([table, TxnOp("put", _DEVICE_PREFIX + entry.id, _secrets(enabled))])
+            self._table_blob = table.value
         except BaseException:
             await device.close()
             raise
@@ -267,9 +284,9 @@ class AuditBroker:
         if item is None:
             return False
         rows = [other.entry for other in self._enabled.values() if other is not item]
-        await self._storage.transaction(
-            [self._table_op(rows), TxnOp("delete", _DEVICE_PREFIX + item.entry.id)]
-        )
+        table = self._table_op(rows)
+        await self._commit([table, TxnOp("delete", _DEVICE_PREFIX + item.entry.id)])
+        self._table_blob = table.value
         del self._enabled[path]
         if item.device is not None:
             try:

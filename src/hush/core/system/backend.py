@@ -9,6 +9,7 @@ from hush.barrier.view import StorageView
 from hush.core.system.audit import audit_paths
 from hush.core.system.auth import auth_paths
 from hush.core.system.capabilities import capability_paths
+from hush.core.system.cluster import cluster_paths
 from hush.core.system.keys import KeyOperations
 from hush.core.system.leases import lease_paths
 from hush.core.system.lockout import lockout_paths
@@ -50,6 +51,7 @@ class SystemBackend(Backend):
     # Vault's root-protected system paths: they need sudo on top of the operation's capability.
     sudo_paths: ClassVar[tuple[str, ...]] = (
         "seal",
+        "step-down",
         "rotate",
         "rotate/*",
         "remount",
@@ -80,6 +82,7 @@ class SystemBackend(Backend):
         """Every ``sys/`` endpoint, in routing order."""
         return [
             *seal_paths(self._core),
+            *cluster_paths(self._core),
             *self.keys.paths(),
             *mount_paths(self._core),
             *capability_paths(self._core),

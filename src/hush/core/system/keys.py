@@ -102,7 +102,7 @@ class KeyOperations:
 
         async def rotate(request: Request, fields: FieldData) -> None:
             """Add a new encryption key term; older terms still decrypt."""
-            await core.barrier.rotate()
+            await core.cluster_sync.rotate_keyring()
 
         async def root_status(request: Request, fields: FieldData) -> Response:
             """Progress of the root-token generation in progress, if any."""

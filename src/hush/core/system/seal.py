@@ -1,4 +1,4 @@
-"""Seal lifecycle: ``sys/init``, ``unseal``, ``seal``, ``seal-status``, ``health``, ``leader``."""
+"""Seal lifecycle: ``sys/init``, ``unseal``, ``seal``, ``seal-status``, ``health``."""
 
 from __future__ import annotations
 
@@ -34,14 +34,15 @@ def seal_status(core: Core) -> dict[str, Any]:
     """The seal-status body Vault returns from ``sys/seal-status`` and ``sys/unseal``."""
     config = core.seal_config
     progress = core.unseal_progress
+    relayed = core.relayed_progress or (0, "")
     body: dict[str, Any] = {
         "type": "shamir",
         "initialized": config is not None,
         "sealed": core.sealed,
         "t": config.secret_threshold if config else 0,
         "n": config.secret_shares if config else 0,
-        "progress": progress.progress if progress else 0,
-        "nonce": progress.nonce if progress else "",
+        "progress": progress.progress if progress else relayed[0],
+        "nonce": progress.nonce if progress else relayed[1],
         "version": version_string(),
         "build_date": "",
         "migration": False,
@@ -151,20 +152,6 @@ def seal_paths(core: Core) -> list[Path]:
                 body["cluster_id"] = core.cluster.id
         return Response(raw_body=body, status=status)
 
-    async def read_leader(request: Request, fields: FieldData) -> Response:
-        """High-availability status (a single node is its own leader)."""
-        return Response(
-            raw_body={
-                "ha_enabled": False,
-                "is_self": not core.sealed,
-                "active_time": "0001-01-01T00:00:00Z",
-                "leader_address": "",
-                "leader_cluster_address": "",
-                "performance_standby": False,
-                "performance_standby_last_remote_wal": 0,
-            }
-        )
-
     health_fields = {
         "standbyok": Field(FieldType.BOOL, "Answer 200 rather than 429 on a standby node."),
         "perfstandbyok": Field(FieldType.BOOL, "Answer 200 on a performance standby node."),
@@ -210,5 +197,4 @@ def seal_paths(core: Core) -> list[Path]:
         Path(
             "health", "Node health for load balancers.", ops(read=read_health), fields=health_fields
         ),
-        Path("leader", "High-availability leader status.", ops(read=read_leader)),
     ]

@@ -11,7 +11,6 @@ rotation stays claimed for :data:`RETRY_AFTER` seconds and is then retried.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime
 import fnmatch
@@ -87,7 +86,6 @@ class StaticRoles:
     def __init__(self, backend: DatabaseBackend) -> None:
         self._backend = backend
         self._store = backend.store
-        self._locks: dict[str, asyncio.Lock] = {}
 
     @property
     def _index(self) -> DueIndex:
@@ -98,9 +96,9 @@ class StaticRoles:
 
     @asynccontextmanager
     async def _lock(self, name: str) -> AsyncIterator[None]:
-        # One lock per role name (bounded by the number of roles): a scheduled rotation and a
-        # rotate-role or an update of the same role never interleave on this node.
-        async with self._locks.setdefault(name, asyncio.Lock()):
+        # A store-wide lock per role name: a scheduled rotation and a rotate-role or an update of
+        # the same role never interleave, on this node or on any other sharing the store.
+        async with self._backend.context.storage.exclusive("lock/static-role/" + name):
             yield
 
     # -- rotation --------------------------------------------------------------------------

@@ -6,17 +6,18 @@ response shapes, status codes and error texts are Vault's (``vault-plugin-secret
 hvac and the Vault CLI parse them. The storage layout and the v1 → v2 upgrade are described in
 :mod:`hush.engines.kv.v2_store`; the bookkeeping rules live in :mod:`hush.engines.kv.v2_model`.
 
-Changes to one secret are serialised by a striped lock (Vault's ``locksutil``), so two writes with
-the same check-and-set version cannot both succeed.
+Changes to one secret are serialised by a store-wide lock (Vault's ``locksutil``, but held in the
+storage: a PostgreSQL advisory lock or a file lock), so two writes with the same check-and-set
+version cannot both succeed even on two nodes or two worker processes. The mount settings are
+re-read inside that lock, so a ``config`` change on one node applies to the next write anywhere.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 from hush.core.errors import Conflict, HushError, InvalidRequest, NotFound
@@ -38,7 +39,6 @@ from hush.framework.path import OperationSpec, Path
 
 __all__ = ["KVv2Backend"]
 
-_LOCK_STRIPES = 256
 _PATH = Field(FieldType.STRING, "Location of the secret, relative to the mount.")
 _VERSION = Field(FieldType.INT, "Version to read; 0 or absent means the latest.", default=0)
 _VERSIONS = Field(FieldType.RAW, "List of version numbers (integers) to act on.")
@@ -70,7 +70,6 @@ class KVv2Backend(Backend):
         super().__init__(context)
         self._store = V2Store(self.storage)
         self._config = MountConfig()
-        self._locks = tuple(asyncio.Lock() for _ in range(_LOCK_STRIPES))
 
     def paths(self) -> Sequence[Path]:
         """Vault's KV v2 endpoints, in match order."""
@@ -151,8 +150,11 @@ class KVv2Backend(Backend):
         await upgrade_from_v1(self.storage)
         self._config = await self._store.config()
 
-    def _lock(self, path: str) -> asyncio.Lock:
-        return self._locks[zlib.crc32(path.encode()) % _LOCK_STRIPES]
+    @asynccontextmanager
+    async def _lock(self, path: str) -> AsyncIterator[None]:
+        async with self.storage.exclusive("lock/" + path):
+            self._config = await self._store.config()
+            yield
 
     async def _exists(self, request: Request, fields: FieldData) -> bool:
         try:
@@ -164,6 +166,7 @@ class KVv2Backend(Backend):
     # --- config -------------------------------------------------------------------------------
 
     async def _read_config(self, request: Request, fields: FieldData) -> Response:
+        self._config = await self._store.config()
         return Response(data=self._config.view())
 
     async def _write_config(self, request: Request, fields: FieldData) -> None:
@@ -174,9 +177,10 @@ class KVv2Backend(Backend):
             changes["cas_required"] = fields.boolean("cas_required")
         if fields.has("delete_version_after"):
             changes["delete_version_after"] = fields.integer("delete_version_after")
-        config = dataclasses.replace(self._config, **changes)
-        await self._store.save_config(config)
-        self._config = config
+        async with self.storage.exclusive("config"):
+            config = dataclasses.replace(await self._store.config(), **changes)
+            await self._store.save_config(config)
+            self._config = config
 
     # --- data ---------------------------------------------------------------------------------
 

@@ -165,6 +165,13 @@ async def upgrade_from_v1(storage: LogicalStorage, *, batch_size: int = UPGRADE_
 
     Returns how many secrets were moved (0 when the upgrade had already run).
     """
+    # Every node (and worker) restarts the mount when the upgrade is requested; one moves the
+    # data, the others wait here and then find the marker.
+    async with storage.exclusive(UPGRADE_KEY):
+        return await _upgrade_once(storage, batch_size)
+
+
+async def _upgrade_once(storage: LogicalStorage, batch_size: int) -> int:
     if await storage.get(UPGRADE_KEY) is not None:
         return 0
     moved = 0

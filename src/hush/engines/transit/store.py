@@ -1,14 +1,17 @@
 """Where transit keys live: ``policy/<name>`` in the mount's (barrier-encrypted) storage view.
 
-Hush serves a node from one process, so an in-memory cache of parsed policies stays coherent, and
-a per-key :class:`asyncio.Lock` serialises read-modify-write changes (rotate, configure, trim)
-the way Vault's lock manager does.
+Parsed keys are cached per process, but every use re-reads the stored bytes (one small read) and
+reuses the parsed key only while they are unchanged: a rotation, configuration change or deletion
+made by another node or worker process applies to the very next request here. A per-key
+store-wide lock (:meth:`Storage.exclusive`) serialises read-modify-write changes (rotate,
+configure, trim) across nodes the way Vault's lock manager does within one.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
@@ -35,23 +38,24 @@ class KeyStore:
 
     def __init__(self, storage: LogicalStorage) -> None:
         self._storage = storage
-        self._cache: dict[str, KeyPolicy] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        # name -> (stored bytes, parsed key): parsing is the cost worth saving, not the read.
+        self._cache: dict[str, tuple[bytes, KeyPolicy]] = {}
 
-    def lock(self, name: str) -> asyncio.Lock:
-        """The lock that serialises changes to key ``name``."""
-        return self._locks.setdefault(name, asyncio.Lock())
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """The store-wide lock that serialises changes to key ``name``."""
+        return self._storage.exclusive("lock/" + name)
 
     async def get(self, name: str) -> KeyPolicy | None:
-        """The key ``name``, or ``None``."""
-        cached = self._cache.get(name)
-        if cached is not None:
-            return cached
+        """The key ``name`` as stored now, or ``None``."""
         blob = await self._storage.get(POLICY_PREFIX + name)
         if blob is None:
+            self._cache.pop(name, None)
             return None
+        cached = self._cache.get(name)
+        if cached is not None and cached[0] == blob:
+            return cached[1]
         policy = KeyPolicy.from_bytes(blob)
-        self._cache[name] = policy
+        self._cache[name] = (blob, policy)
         return policy
 
     async def require(self, name: str, missing: str = "encryption key not found") -> KeyPolicy:
@@ -63,8 +67,9 @@ class KeyStore:
 
     async def put(self, policy: KeyPolicy) -> None:
         """Persist ``policy`` (callers hold its lock)."""
-        await self._storage.put(POLICY_PREFIX + policy.name, policy.to_bytes())
-        self._cache[policy.name] = policy
+        blob = policy.to_bytes()
+        await self._storage.put(POLICY_PREFIX + policy.name, blob)
+        self._cache[policy.name] = (blob, policy)
 
     async def update(
         self,

@@ -18,10 +18,12 @@ from hush.server.config.reader import (
 from hush.server.config.seal import SealStanza, parse_seals
 from hush.server.config.storage import StorageConfig, parse_storage
 from hush.server.config.values import (
+    bad_value,
     bool_value,
     choice_value,
     collect,
     hours,
+    scalar_value,
     string_value,
     ttl_value,
     url_value,
@@ -30,10 +32,11 @@ from hush.server.config.values import (
 __all__ = ["ServerConfig", "load_config", "parse_config"]
 
 _DEFAULT_LEASE_TTL = 768 * 3600  # Vault's default and max lease TTL: 32 days.
+_MAX_WORKERS = 256
 
 _TOP_LEVEL_VALUES = frozenset(
     {"ui", "api_addr", "cluster_addr", "log_level", "log_format", "disable_mlock",
-     "default_lease_ttl", "max_lease_ttl", "cluster_name"}
+     "default_lease_ttl", "max_lease_ttl", "cluster_name", "workers"}
 )  # fmt: skip
 # Vault keys Hush knows about but does not implement; they fail loudly instead of being ignored.
 _UNSUPPORTED_TOP_LEVEL = frozenset(
@@ -71,6 +74,8 @@ class ServerConfig:
     cluster_name: str | None
     disable_mlock: bool
     seals: tuple[SealStanza, ...] = ()
+    # Worker processes sharing the listener; 0 means "not set" (the server picks the default).
+    workers: int = 0
 
     @property
     def seal(self) -> SealStanza | None:
@@ -165,4 +170,16 @@ def server_config(items: tuple[Attr | Block, ...]) -> ServerConfig:
         cluster_name=string_value(values.get("cluster_name")),
         disable_mlock=bool_value(values.get("disable_mlock"), default=False),  # accepted, ignored
         seals=parse_seals(blocks.get("seal", [])),
+        workers=_workers(values.get("workers")),
     )
+
+
+def _workers(attr: Attr | None) -> int:
+    if attr is None:
+        return 0
+    value = scalar_value(attr)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_WORKERS:
+        raise bad_value(attr, f"must be a number of processes from 1 to {_MAX_WORKERS}")
+    return value
