@@ -20,9 +20,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/hush server -dev -dev-storage=sqlite -dev-storage-path=.hush-dev/hush.db $(ARGS)
 
-## The whole suite (unit, contract, integration, security) on real servers.
+## The whole suite (unit, contract, integration, security) on real servers; a test file stays on
+## one xdist worker, so module-scoped fixtures (servers, identity providers) are set up once per file.
 test: install
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -p no:cacheprovider $(ARGS)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile -p no:cacheprovider $(ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests

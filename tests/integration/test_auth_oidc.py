@@ -52,6 +52,14 @@ def oidc_mount(dev_server: HushProcess, local_idp: LocalIdP) -> Iterator[hvac.Cl
         token_policies=["people"],
         token_ttl="1h",
     )
+    # The role requires the groups claim; every test of the module may run first on its xdist
+    # worker, so the provider's claims are set here, not by whichever test happened to run before.
+    local_idp.login_claims = {
+        "sub": "alice",
+        "email": "alice@example.com",
+        "name": "Alice",
+        "groups": ["eng", "oncall"],
+    }
     yield root
     root.sys.disable_auth_method("oidc")
 
