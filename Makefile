@@ -46,9 +46,13 @@ bench: install
 ## Schemathesis against a dev server's own OpenAPI document, root and restricted tokens, random
 ## seed; HUSH_FUZZ_REQUESTS scales it (CI runs the same test with about 1,000 and a fixed seed).
 HUSH_FUZZ_REQUESTS ?= 10000
+## Then the parser harnesses (policy, TTL, SigV4, transit ciphertext) with the big hypothesis
+## profile (CI runs them with the small fixed-seed one).
 fuzz: install
 	HUSH_FUZZ_REQUESTS=$(HUSH_FUZZ_REQUESTS) $(BIN)/pytest -q -s -p no:cacheprovider \
 		--timeout=0 tests/security/test_fuzz_openapi.py $(ARGS)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider --timeout=0 \
+		--hypothesis-show-statistics tests/security/test_parser_harnesses.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .hush-dev build dist src/*.egg-info

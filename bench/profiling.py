@@ -1,7 +1,8 @@
 """Profiling Hush under load with py-spy, and naming where the time goes.
 
-``py-spy record --pid`` attaches to the running server (it needs ptrace rights; as root in this
-sandbox it has them) while wrk drives the scenario. Two recordings per scenario: a flame graph
+``py-spy record --pid --subprocesses`` attaches to the running server, its supervisor and
+worker processes (it needs ptrace rights; as root in this sandbox it has them) while wrk drives
+the scenario. Two recordings per scenario: a flame graph
 (``bench/out/<scenario>.svg``) for people, and collapsed stacks (``bench/out/<scenario>.txt``)
 that :func:`summarise` turns into a cost breakdown by pipeline stage for the report.
 
@@ -28,6 +29,9 @@ __all__ = ["ProfileSummary", "StageCost", "py_spy_path", "record_profile", "summ
 
 OUT_DIR = Path(__file__).parent / "out"
 _APP_ENTRIES = ("VaultAPI.__call__", "AwsAPI.__call__")
+# Leaf frames of threads that wait for work: the storage writer's and asyncio's executor threads
+# block in ``_worker`` on their queue, which py-spy samples as active.
+_IDLE_LEAVES = ("_worker (concurrent/futures/thread.py",)
 
 # (stage, markers): a frame matches when its text contains a marker. Checked in this order.
 _STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -125,6 +129,8 @@ def summarise(scenario: str, collapsed: str) -> ProfileSummary:
             continue
         count = int(count_text)
         frames = stack.split(";")
+        if frames[-1].startswith(_IDLE_LEAVES):
+            continue  # a pool thread waiting for work (py-spy cannot tell it is idle)
         stage = _stage_of(frames)
         by_stage[stage] += count
         leaves.setdefault(stage, Counter())[_frame_name(frames[-1])] += count
@@ -148,6 +154,7 @@ def _record(
         "record",
         "--pid",
         str(pid),
+        "--subprocesses",
         "--duration",
         str(max(1, round(duration_s)) + 1),
         "--rate",

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.peers import PEER_LABELS
+from bench.peers import peer_label
 from bench.profiling import ProfileSummary
 from bench.scenarios import Scenario
 from bench.settings import Settings
@@ -173,7 +173,7 @@ def _ratio(numerator: float, denominator: float) -> str:
 def _rows(report: Report) -> list[tuple[str, str, str, str, str, str, str]]:
     rows = []
     for cell in report.cells:
-        label = PEER_LABELS.get(cell.peer, cell.peer)
+        label = peer_label(cell.peer, report.settings.openbao_storage)
         title = cell.scenario.title
         if not cell.measured:
             reason = cell.not_yet or f"failed: {(cell.error or '')[:80]}"

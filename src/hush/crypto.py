@@ -99,17 +99,22 @@ def hmac_sha256(key: bytes, data: bytes) -> bytes:
     return hmac.new(key, data, hashlib.sha256).digest()
 
 
-def aead_encrypt(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """Encrypt with AES-256-GCM under a fresh random nonce; returns ``nonce | ciphertext | tag``."""
+def aead_encrypt(key: bytes | AESGCM, plaintext: bytes, aad: bytes) -> bytes:
+    """Encrypt with AES-256-GCM under a fresh random nonce; returns ``nonce | ciphertext | tag``.
+
+    ``key`` is the raw key, or an ``AESGCM`` built from it once (a hot key's key schedule kept).
+    """
     nonce = os.urandom(NONCE_SIZE)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    cipher = key if isinstance(key, AESGCM) else AESGCM(key)
+    return nonce + cipher.encrypt(nonce, plaintext, aad)
 
 
-def aead_decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes:
+def aead_decrypt(key: bytes | AESGCM, blob: bytes, aad: bytes) -> bytes:
     """Open a blob made by :func:`aead_encrypt`; raises :class:`DecryptionError` on any failure."""
     if len(blob) < NONCE_SIZE + 16:
         raise DecryptionError
+    cipher = key if isinstance(key, AESGCM) else AESGCM(key)
     try:
-        return AESGCM(key).decrypt(blob[:NONCE_SIZE], blob[NONCE_SIZE:], aad)
+        return cipher.decrypt(blob[:NONCE_SIZE], blob[NONCE_SIZE:], aad)
     except (InvalidTag, ValueError):
         raise DecryptionError from None

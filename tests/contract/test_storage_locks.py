@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from .conftest import Backend
 
@@ -127,3 +128,106 @@ def test_try_hold_is_refused_while_another_process_holds_it_and_freed_by_kill(
         return False
 
     assert db_backend.run(take_after_kill())
+
+
+_CONTENDER = """
+import asyncio, random, sys, time
+from hush.storage import PostgreSQLStorage, SQLiteStorage
+
+async def main(kind, location, dsn, seconds):
+    store = SQLiteStorage(location) if kind == "sqlite" else PostgreSQLStorage(dsn, table=location)
+    await store.open()
+    done = 0
+    deadline = time.monotonic() + float(seconds)
+
+    async def worker() -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            name = f"counter/{random.randrange(64)}"
+            async with store.exclusive(name):
+                current = int((await store.get(name)) or b"0")
+                await asyncio.sleep(0)
+                await store.put(name, str(current + 1).encode())
+            done += 1
+
+    await asyncio.gather(*(worker() for _ in range(24)))
+    await store.close()
+    print(done, flush=True)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def test_many_tasks_in_several_processes_contend_without_errors_or_lost_updates(
+    db_backend: Backend,
+) -> None:
+    """Worker processes, each with many tasks waiting on different stripes at once.
+
+    On SQLite the kernel's deadlock detection for ``lockf`` looks at processes, not threads: a
+    process holding one stripe while another of its threads waits for a second one looks like
+    a deadlock to a sibling doing the reverse (EDEADLK) although none exists. Every increment a
+    child reports must be in storage, and no child may fail.
+    """
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _CONTENDER,
+                db_backend.kind,
+                db_backend.location,
+                db_backend.pg_dsn,
+                "4",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [child.communicate(timeout=120) for child in children]
+    for child, (_, err) in zip(children, results, strict=True):
+        assert child.returncode == 0, err[-2000:]
+    reported = sum(int(out.strip()) for out, _ in results)
+
+    async def stored_total() -> int:
+        values = [await db_backend.store.get(f"counter/{i}") for i in range(64)]
+        return sum(int(v or b"0") for v in values)
+
+    assert reported > 0
+    assert db_backend.run(stored_total()) == reported
+
+
+_OPENER = """
+import asyncio, sys, time
+from hush.storage import SQLiteStorage
+
+async def main(path, start):
+    time.sleep(max(0.0, float(start) - time.time()))
+    store = SQLiteStorage(path)
+    await store.open()
+    await store.put("opened/" + sys.argv[3], b"1")
+    await store.close()
+
+asyncio.run(main(*sys.argv[1:3]))
+"""
+
+
+def test_worker_processes_opening_a_new_sqlite_file_together_all_succeed(tmp_path: Path) -> None:
+    """Every worker of a node opens the (new) file at start; none may fail to switch it to WAL."""
+    for attempt in range(3):
+        path = tmp_path / f"new-{attempt}.db"
+        start = time.time() + 1.0
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPENER, str(path), str(start), str(n)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n in range(6)
+        ]
+        errors = [child.communicate(timeout=60)[1] for child in children]
+        failed = [
+            err[-800:] for child, err in zip(children, errors, strict=True) if child.returncode
+        ]
+        assert not failed, failed[0]

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
+from tests.support.aws import rotation_finished, secretsmanager
 from tests.support.server import HushProcess
 
 AWS = str(Path(sys.executable).parent / "aws")
@@ -51,6 +52,8 @@ def test_aws_cli_create_get_list_and_rotate(aws_server: HushProcess) -> None:
     assert [s["Name"] for s in json.loads(listed.stdout)["SecretList"]] == [name]
     rotated = _aws(aws_server, "secretsmanager", "rotate-secret", "--secret-id", name)
     assert rotated.returncode == 0, rotated.stderr
+    sm = secretsmanager(aws_server.url, DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY)
+    rotation_finished(sm, name, json.loads(rotated.stdout)["VersionId"])
     after = json.loads(
         _aws(aws_server, "secretsmanager", "get-secret-value", "--secret-id", name).stdout
     )

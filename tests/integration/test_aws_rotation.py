@@ -8,6 +8,7 @@ import hmac
 import http.server
 import ssl
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,12 @@ import pytest
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
 from tests.integration.test_tls import _write_pki
-from tests.support.aws import secretsmanager, signed_request
+from tests.support.aws import (
+    describe_secret_raw,
+    rotation_finished,
+    secretsmanager,
+    wait_for,
+)
 from tests.support.server import HushProcess
 
 
@@ -31,6 +37,8 @@ class Webhook:
         self.calls: list[dict[str, Any]] = []
         self.signatures_ok: list[bool] = []
         self.fail_step = ""
+        self.slow_step = ""
+        self.release = threading.Event()
         self.key = b""
         hook = self
 
@@ -43,6 +51,8 @@ class Webhook:
                 hook.signatures_ok.append(hmac.compare_digest(mac.hexdigest(), parts["v1"]))
                 event = orjson.loads(body)
                 hook.calls.append(event)
+                if event["Step"] == hook.slow_step:
+                    hook.release.wait(20)
                 status = 500 if event["Step"] == hook.fail_step else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -95,6 +105,7 @@ def test_random_rotator_replaces_the_password_and_keeps_previous(sm: Any) -> Non
     rotated = sm.rotate_secret(
         SecretId=name, RotationRules={"ScheduleExpression": "rate(30 days)", "Duration": "3h"}
     )
+    rotation_finished(sm, name, rotated["VersionId"])
     current = sm.get_secret_value(SecretId=name)
     assert current["VersionId"] == rotated["VersionId"] != first
     value = orjson.loads(current["SecretString"])
@@ -146,6 +157,7 @@ def test_webhook_rotator_gets_the_four_signed_steps(sm: Any, webhook: Webhook) -
     name = _name()
     arn = sm.create_secret(Name=name, SecretString="old-password")["ARN"]
     rotated = sm.rotate_secret(SecretId=name, RotationLambdaARN=webhook.url)
+    rotation_finished(sm, name, rotated["VersionId"])
     assert [c["Step"] for c in webhook.calls] == [
         "createSecret",
         "setSecret",
@@ -170,6 +182,7 @@ def test_failing_test_step_leaves_current_intact_and_is_visible(
     first = sm.create_secret(Name=name, SecretString="keep-me")["VersionId"]
     arn = sm.describe_secret(SecretId=name)["ARN"]
     sm.rotate_secret(SecretId=name, RotationLambdaARN=webhook.url)
+    wait_for(lambda: len(webhook.calls) >= 4, "the rotationFailed alert")
     assert [c["Step"] for c in webhook.calls] == [
         "createSecret",
         "setSecret",
@@ -195,19 +208,64 @@ def test_failing_test_step_leaves_current_intact_and_is_visible(
         ).text
     assert 'hush_secret_rotations_total{mount="awssm/",outcome="failure"} 1.0' in text
     assert 'hush_secret_rotations_failing{mount="awssm/"} 1.0' in text
-    raw = signed_request(
-        aws_server.url,
-        "secretsmanager.DescribeSecret",
-        {"SecretId": name},
-        DEV_AWS_ACCESS_KEY_ID,
-        DEV_AWS_SECRET_ACCESS_KEY,
-    )
-    assert raw.body["HushRotationFailure"]["Failures"] == 1
+    keys = (DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY)
+    raw = describe_secret_raw(aws_server.url, *keys, name)
+    assert raw["HushRotationFailure"]["Failures"] == 1
     # A retry that succeeds finishes the same pending version.
     webhook.fail_step = ""
     pending = next(v for v, s in stages.items() if s == ["AWSPENDING"])
-    sm.rotate_secret(SecretId=name)
+    assert sm.rotate_secret(SecretId=name)["VersionId"] == pending
+    rotation_finished(sm, name, pending)
     assert sm.get_secret_value(SecretId=name)["VersionId"] == pending
     assert sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == (
         "keep-me"
     )
+
+
+def test_rotate_secret_answers_before_the_steps_and_refuses_a_second_one(
+    sm: Any, webhook: Webhook
+) -> None:
+    webhook.calls.clear()
+    webhook.fail_step = ""
+    webhook.slow_step = "setSecret"
+    webhook.release.clear()
+    name = _name()
+    first = sm.create_secret(Name=name, SecretString="before")["VersionId"]
+    try:
+        started = time.monotonic()
+        rotated = sm.rotate_secret(SecretId=name, RotationLambdaARN=webhook.url)
+        assert time.monotonic() - started < 5  # the webhook holds setSecret for up to 20 s
+        version = rotated["VersionId"]
+        assert version != first
+        wait_for(lambda: [c["Step"] for c in webhook.calls] == ["createSecret", "setSecret"],
+                 "createSecret and setSecret reaching the webhook")  # fmt: skip
+        stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+        assert stages == {first: ["AWSCURRENT"], version: ["AWSPENDING"]}
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            sm.rotate_secret(SecretId=name)
+        assert exc.value.response["Error"]["Code"] == "InvalidRequestException"
+        assert "previous rotation isn't complete" in exc.value.response["Error"]["Message"]
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            sm.rotate_secret(
+                SecretId=name, RotationRules={"AutomaticallyAfterDays": 5}, RotateImmediately=False
+            )
+        assert exc.value.response["Error"]["Code"] == "InvalidRequestException"
+        # The rotator's steps do not hold the secret: reads and other writes go on meanwhile.
+        during = time.monotonic()
+        assert sm.get_secret_value(SecretId=name)["SecretString"] == "before"
+        sm.tag_resource(SecretId=name, Tags=[{"Key": "during", "Value": "rotation"}])
+        assert time.monotonic() - during < 5
+    finally:
+        webhook.slow_step = ""
+        webhook.release.set()
+    rotation_finished(sm, name, version)
+    assert [c["Step"] for c in webhook.calls] == [
+        "createSecret",
+        "setSecret",
+        "testSecret",
+        "finishSecret",
+    ]
+    assert sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["VersionId"] == first
+    # Finished: rotating again is allowed.
+    again = sm.rotate_secret(SecretId=name)["VersionId"]
+    rotation_finished(sm, name, again)

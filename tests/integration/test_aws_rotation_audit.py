@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
-from tests.support.aws import secretsmanager
+from tests.support.aws import secretsmanager, wait_for
 from tests.support.server import HushProcess, free_port
 
 
@@ -26,6 +26,7 @@ def test_rotation_failure_is_audited_with_hashed_fields_and_no_secret(
     arn = sm.create_secret(Name=name, SecretString=orjson.dumps(value).decode())["ARN"]
     try:
         sm.rotate_secret(SecretId=name, RotationLambdaARN="hush:postgresql-single-user")
+        wait_for(lambda: b"rotation-failed" in audit_file.read_bytes(), "the rotation-failed entry")
         records = [orjson.loads(line) for line in audit_file.read_bytes().splitlines()]
         hashed = vault.adapter.post("/v1/sys/audit-hash/rotfile", json={"input": arn})
     finally:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
 from tests.integration.test_aws_cli import _aws
-from tests.support.aws import secretsmanager
+from tests.support.aws import rotation_finished, secretsmanager, wait_for
 from tests.support.databases import MariaDBTarget
 from tests.support.server import HushProcess
 
@@ -79,6 +79,7 @@ def test_aws_cli_rotates_a_single_user_password(
         "ScheduleExpression=rate(30 days)",
     )
     assert rotated.returncode == 0, rotated.stderr
+    rotation_finished(sm, name, orjson.loads(rotated.stdout)["VersionId"])
     new = orjson.loads(sm.get_secret_value(SecretId=name)["SecretString"])
     assert new["username"] == maria_user and new["password"] != "initial-pw"
     assert _logs_in(maria_target, maria_user, new["password"])
@@ -104,7 +105,8 @@ def test_alternating_users_keep_previous_working_until_next_rotation(
         Name=name,
         SecretString=_credentials(maria_target, maria_user, "initial-pw", masterarn=master),
     )
-    sm.rotate_secret(SecretId=name, RotationLambdaARN="hush:mariadb-alternating-users")
+    started = sm.rotate_secret(SecretId=name, RotationLambdaARN="hush:mariadb-alternating-users")
+    rotation_finished(sm, name, started["VersionId"])
     first: dict[str, Any] = orjson.loads(sm.get_secret_value(SecretId=name)["SecretString"])
     assert first["username"] == maria_user + "_clone"
     # The clone got the base user's SELECT grant: it reads the table.
@@ -113,7 +115,7 @@ def test_alternating_users_keep_previous_working_until_next_rotation(
         sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"]
     )
     assert _logs_in(maria_target, previous["username"], previous["password"])
-    sm.rotate_secret(SecretId=name)
+    rotation_finished(sm, name, sm.rotate_secret(SecretId=name)["VersionId"])
     second = orjson.loads(sm.get_secret_value(SecretId=name)["SecretString"])
     assert second["username"] == maria_user
     assert _logs_in(maria_target, maria_user, second["password"])
@@ -138,6 +140,12 @@ def test_failing_test_step_keeps_awscurrent(
     value = value.replace(maria_target.dbname, "mysql")
     first = sm.create_secret(Name=name, SecretString=value)["VersionId"]
     sm.rotate_secret(SecretId=name, RotationLambdaARN="hush:mariadb-alternating-users")
+    wait_for(
+        lambda: aws_server.client().adapter.get(f"/v1/awssm/secrets/{name}")["data"]["rotation"][
+            "failures"
+        ],
+        "the rotation failure",
+    )
     current = sm.get_secret_value(SecretId=name)
     assert current["VersionId"] == first
     assert orjson.loads(current["SecretString"])["password"] == "initial-pw"

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import botocore.exceptions
 import orjson
 import psycopg
 import pytest
@@ -22,7 +23,7 @@ from psycopg import sql
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
 from tests.integration.test_aws_cli import _aws
-from tests.support.aws import secretsmanager
+from tests.support.aws import rotation_finished, secretsmanager, wait_for
 from tests.support.server import HushProcess
 
 pytestmark = pytest.mark.postgres
@@ -98,6 +99,7 @@ def test_aws_cli_rotates_a_single_user_password(
         "ScheduleExpression=rate(30 days)",
     )
     assert rotated.returncode == 0, rotated.stderr
+    rotation_finished(sm, name, orjson.loads(rotated.stdout)["VersionId"])
     new = orjson.loads(sm.get_secret_value(SecretId=name)["SecretString"])
     assert new["username"] == pg_role and new["password"] != "initial-pw"
     assert password_verifies(pg_dsn, pg_role, new["password"])
@@ -118,7 +120,8 @@ def test_alternating_users_keep_previous_working_until_next_rotation(
     sm.create_secret(
         Name=name, SecretString=_credentials(pg_dsn, pg_role, "initial-pw", masterarn=master)
     )
-    sm.rotate_secret(SecretId=name, RotationLambdaARN="hush:postgresql-alternating-users")
+    started = sm.rotate_secret(SecretId=name, RotationLambdaARN="hush:postgresql-alternating-users")
+    rotation_finished(sm, name, started["VersionId"])
     first: dict[str, Any] = orjson.loads(sm.get_secret_value(SecretId=name)["SecretString"])
     assert first["username"] == pg_role + "_clone"
     assert password_verifies(pg_dsn, pg_role + "_clone", first["password"])
@@ -128,7 +131,7 @@ def test_alternating_users_keep_previous_working_until_next_rotation(
             "SELECT pg_has_role(%s, %s, 'MEMBER')", (pg_role + "_clone", pg_role)
         ).fetchone()
     assert member == (True,)
-    sm.rotate_secret(SecretId=name)
+    rotation_finished(sm, name, sm.rotate_secret(SecretId=name)["VersionId"])
     second = orjson.loads(sm.get_secret_value(SecretId=name)["SecretString"])
     assert second["username"] == pg_role
     assert password_verifies(pg_dsn, pg_role, second["password"])
@@ -148,9 +151,45 @@ def test_failing_test_step_keeps_awscurrent(
     value = value.replace('"dbname":"', '"dbname":"missing_db_')
     first = sm.create_secret(Name=name, SecretString=value)["VersionId"]
     sm.rotate_secret(SecretId=name, RotationLambdaARN="hush:postgresql-alternating-users")
+    wait_for(
+        lambda: aws_server.client().adapter.get(f"/v1/awssm/secrets/{name}")["data"]["rotation"][
+            "failures"
+        ],
+        "the rotation failure",
+    )
     current = sm.get_secret_value(SecretId=name)
     assert current["VersionId"] == first
     assert orjson.loads(current["SecretString"])["password"] == "initial-pw"
     rotation = aws_server.client().adapter.get(f"/v1/awssm/secrets/{name}")["data"]["rotation"]
     assert rotation["failures"] == 1 and rotation["last_error"].startswith("testSecret")
     assert "initial-pw" not in rotation["last_error"]
+
+
+def test_single_user_rotation_of_a_secret_under_a_kms_key(
+    aws_server: HushProcess, pg_dsn: str, pg_role: str
+) -> None:
+    """The rotator reads the current value (decrypted) and writes the new one under the key."""
+    from tests.support.aws import client
+
+    vault = aws_server.client()
+    if "transit/" not in vault.sys.list_mounted_secrets_engines()["data"]:
+        vault.sys.enable_secrets_engine("transit", path="transit")
+    kms = client("kms", aws_server.url, DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY)
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    sm = secretsmanager(aws_server.url, DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY)
+    name = f"pg-kms/{pg_role}"
+    sm.create_secret(
+        Name=name, SecretString=_credentials(pg_dsn, pg_role, "initial-pw"), KmsKeyId=key_id
+    )
+    started = sm.rotate_secret(SecretId=name, RotationLambdaARN="hush:postgresql-single-user")
+    rotation_finished(sm, name, started["VersionId"])
+    new = orjson.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    assert new["password"] != "initial-pw"
+    assert password_verifies(pg_dsn, pg_role, new["password"])
+    kms.disable_key(KeyId=key_id)
+    try:
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            sm.get_secret_value(SecretId=name)
+        assert exc.value.response["Error"]["Code"] == "DecryptionFailure"
+    finally:
+        kms.enable_key(KeyId=key_id)

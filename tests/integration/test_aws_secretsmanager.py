@@ -12,7 +12,7 @@ import botocore.exceptions
 import pytest
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
-from tests.support.aws import secretsmanager
+from tests.support.aws import client, secretsmanager
 from tests.support.server import HushProcess
 
 
@@ -89,7 +89,15 @@ def test_secret_without_value_has_no_current_version(sm: Any) -> None:
     assert _code(exc) == "ResourceNotFoundException"
 
 
-def test_update_secret_changes_description_kms_key_and_value(sm: Any) -> None:
+def test_update_secret_changes_description_kms_key_and_value(
+    sm: Any, aws_server: HushProcess
+) -> None:
+    vault = aws_server.client()
+    if "transit/" not in vault.sys.list_mounted_secrets_engines()["data"]:
+        vault.sys.enable_secrets_engine("transit", path="transit")
+    kms = client("kms", aws_server.url, DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY)
+    for alias in ("alias/app", "alias/other"):
+        kms.create_alias(AliasName=alias, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
     name = _name()
     sm.create_secret(Name=name, SecretString="a", KmsKeyId="alias/app")
     updated = sm.update_secret(SecretId=name, Description="new", SecretString="b")

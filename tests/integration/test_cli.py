@@ -55,6 +55,12 @@ class HushCLI:
             timeout=30,
         )
 
+    def ok(self, *args: str, stdin: str | None = None) -> str:
+        """Run, assert success, and return stdout."""
+        result = self(*args, stdin=stdin)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
     def json(self, *args: str, **kwargs: Any) -> Any:
         """Run with ``-format=json``, assert success, and parse stdout."""
         result = self(*args, "-format=json", **kwargs)

@@ -33,48 +33,42 @@ def root(dev_server: HushProcess, home: Path) -> HushCLI:
     return HushCLI(dev_server.url, home, DEV_ROOT_TOKEN)
 
 
-def _run(hush: HushCLI, *args: str, stdin: str | None = None) -> str:
-    result = hush(*args, stdin=stdin)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def _userpass(root: HushCLI, user: str = "alice", password: str = "pw-alice") -> str:
     path = f"up-{uuid.uuid4().hex[:8]}"
-    _run(root, "auth", "enable", f"-path={path}", "userpass")
-    _run(root, "write", f"auth/{path}/users/{user}", f"password={password}", "policies=dev")
+    root.ok("auth", "enable", f"-path={path}", "userpass")
+    root.ok("write", f"auth/{path}/users/{user}", f"password={password}", "policies=dev")
     return path
 
 
 def test_auth_enable_list_tune_help_disable(root: HushCLI) -> None:
     path = f"people-{uuid.uuid4().hex[:8]}"
-    enabled = _run(root, "auth", "enable", f"-path={path}", "-description=staff", "userpass")
+    enabled = root.ok("auth", "enable", f"-path={path}", "-description=staff", "userpass")
     assert enabled == f"Success! Enabled userpass auth method at: {path}/\n"
     listing = root.json("auth", "list")
     assert listing[f"{path}/"]["type"] == "userpass" and listing["token/"]["type"] == "token"
     accessor = listing[f"{path}/"]["accessor"]
     assert accessor.startswith("auth_userpass_")
-    table = _run(root, "auth", "list")
+    table = root.ok("auth", "list")
     assert table.splitlines()[0].split() == ["Path", "Type", "Accessor", "Description"]
     assert any(
         line.split()[:3] == [f"{path}/", "userpass", accessor] for line in table.splitlines()
     )
-    assert "Token Type" in _run(root, "auth", "list", "-detailed")
+    assert "Token Type" in root.ok("auth", "list", "-detailed")
 
-    tuned = _run(root, "auth", "tune", "-default-lease-ttl=30m", "-token-type=batch", path)
+    tuned = root.ok("auth", "tune", "-default-lease-ttl=30m", "-token-type=batch", path)
     assert tuned == f"Success! Tuned the auth method at: {path}/\n"
     tune = root.json("read", f"sys/auth/{path}/tune")["data"]
     assert tune["default_lease_ttl"] == 1800 and tune["token_type"] == "batch"
 
-    assert "username=NAME" in _run(root, "auth", "help", "userpass")
-    assert "username=NAME" in _run(root, "auth", "help", path)
-    assert "role_id=ID" in _run(root, "auth", "help", "approle")
+    assert "username=NAME" in root.ok("auth", "help", "userpass")
+    assert "username=NAME" in root.ok("auth", "help", path)
+    assert "role_id=ID" in root.ok("auth", "help", "approle")
     unknown = root("auth", "help", "nothing-here")
     assert unknown.returncode == 1 and "No auth method" in unknown.stderr
 
     bad = root("auth", "enable", "-path=sys-x", "no-such-method")
     assert bad.returncode == 2 and "unknown" in bad.stderr
-    gone = _run(root, "auth", "disable", path)
+    gone = root.ok("auth", "disable", path)
     assert gone == f"Success! Disabled the auth method (if it existed) at: {path}/\n"
     assert f"{path}/" not in root.json("auth", "list")
 
@@ -82,8 +76,7 @@ def test_auth_enable_list_tune_help_disable(root: HushCLI) -> None:
 def test_login_userpass_stores_token_and_disable_revokes_it(root: HushCLI) -> None:
     path = _userpass(root)
     anonymous = HushCLI(root.address, root.home)
-    shown = _run(
-        anonymous,
+    shown = anonymous.ok(
         "login",
         "-method=userpass",
         f"-path={path}",
@@ -101,8 +94,7 @@ def test_login_userpass_stores_token_and_disable_revokes_it(root: HushCLI) -> No
     assert me["path"] == f"auth/{path}/login/alice" and me["entity_id"]
 
     # The password from standard input; a wrong one is refused without echoing it.
-    token = _run(
-        anonymous,
+    token = anonymous.ok(
         "login",
         "-method=userpass",
         f"-path={path}",
@@ -120,7 +112,7 @@ def test_login_userpass_stores_token_and_disable_revokes_it(root: HushCLI) -> No
     no_password = anonymous("login", "-method=userpass", f"-path={path}", "username=alice")
     assert no_password.returncode == 1 and "no password given" in no_password.stderr
 
-    _run(root, "auth", "disable", path)
+    root.ok("auth", "disable", path)
     refused = anonymous("token", "lookup")
     assert refused.returncode == 2 and "permission denied" in refused.stderr
 
@@ -159,10 +151,10 @@ def test_login_userpass_prompts_for_the_password_on_a_terminal(root: HushCLI) ->
 
 def test_login_approle(root: HushCLI) -> None:
     path = f"ar-{uuid.uuid4().hex[:8]}"
-    _run(root, "auth", "enable", f"-path={path}", "approle")
-    _run(root, "write", f"auth/{path}/role/ci", "token_policies=ci")
-    role_id = _run(root, "read", "-field=role_id", f"auth/{path}/role/ci/role-id")
-    secret_id = _run(root, "write", "-f", "-field=secret_id", f"auth/{path}/role/ci/secret-id")
+    root.ok("auth", "enable", f"-path={path}", "approle")
+    root.ok("write", f"auth/{path}/role/ci", "token_policies=ci")
+    role_id = root.ok("read", "-field=role_id", f"auth/{path}/role/ci/role-id")
+    secret_id = root.ok("write", "-f", "-field=secret_id", f"auth/{path}/role/ci/secret-id")
     anonymous = HushCLI(root.address, root.home)
     auth = anonymous.json(
         "login", "-method=approle", f"-path={path}", f"role_id={role_id}", f"secret_id={secret_id}"
@@ -187,12 +179,12 @@ def test_login_jwt_when_the_method_is_available(root: HushCLI) -> None:
 
 
 def test_wrap_ttl_and_unwrap_once(root: HushCLI) -> None:
-    _run(root, "write", "secret/cli-wrap", "answer=42")
-    table = _run(root, "read", "-wrap-ttl=5m", "secret/cli-wrap")
+    root.ok("write", "secret/cli-wrap", "answer=42")
+    table = root.ok("read", "-wrap-ttl=5m", "secret/cli-wrap")
     rows = [line.split() for line in table.splitlines()]
     assert ["wrapping_token_ttl:", "5m"] in rows and any(r[0] == "wrapping_token:" for r in rows)
     assert "42" not in table
-    token = _run(root, "read", "-wrap-ttl=5m", "-field=wrapping_token", "secret/cli-wrap")
+    token = root.ok("read", "-wrap-ttl=5m", "-field=wrapping_token", "secret/cli-wrap")
     assert token and "\n" not in token
 
     anonymous = HushCLI(root.address, root.home)
@@ -223,4 +215,4 @@ def test_identity_through_generic_commands(root: HushCLI) -> None:
     ]
     refused = root("write", "identity/group", f"name={name}-r", "policies=root")
     assert refused.returncode == 2 and "policies cannot contain root" in refused.stderr
-    assert _run(root, "delete", f"identity/entity/id/{created['id']}").startswith("Success!")
+    assert root.ok("delete", f"identity/entity/id/{created['id']}").startswith("Success!")

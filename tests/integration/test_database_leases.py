@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import hvac
 import hvac.exceptions
@@ -21,7 +22,12 @@ import pytest
 
 from tests.conftest import DEV_ROOT_TOKEN
 from tests.integration.test_cli import HushCLI
-from tests.support.databases import MariaDBTarget, PostgresTarget
+from tests.support.databases import (
+    MariaDBTarget,
+    PostgresTarget,
+    configure_root_connection,
+    database_mount,
+)
 from tests.support.server import HushProcess, free_port
 
 PG_CREATE = [
@@ -74,6 +80,19 @@ def _maria_login_works(target: MariaDBTarget, user: str, password: str) -> bool:
     return True
 
 
+def _lease_user_password(creds: dict[str, Any]) -> tuple[str, str, str]:
+    """Lease id, username and password of a credentials response."""
+    return creds["lease_id"], creds["data"]["username"], creds["data"]["password"]
+
+
+def _usernames(client: hvac.Client, mount: str, count: int) -> list[str]:
+    """The usernames of ``count`` fresh credentials of role ``app``."""
+    return [
+        client.secrets.database.generate_credentials("app", mount_point=mount)["data"]["username"]
+        for _ in range(count)
+    ]
+
+
 def _failed_revocations(server: HushProcess) -> float:
     with server.http() as http:
         text = http.get(
@@ -91,62 +110,36 @@ def _failed_revocations(server: HushProcess) -> float:
 @pytest.fixture
 def pg(dev_server: HushProcess, pg_target: PostgresTarget) -> Iterator[tuple[hvac.Client, str]]:
     """A database mount for ``pg_target`` with role ``app`` (default_ttl 1m, max_ttl 2m)."""
-    client = dev_server.client()
-    mount = f"dbl-{uuid.uuid4().hex[:8]}"
-    client.sys.enable_secrets_engine("database", path=mount)
-    client.secrets.database.configure(
-        "pg",
-        "postgresql-database-plugin",
-        connection_url=pg_target.connection_url,
-        username=pg_target.root_user,
-        password=pg_target.root_password,
-        allowed_roles=["app", "short", "capped"],
-        username_template=pg_target.username_template,
-        mount_point=mount,
-    )
-    client.secrets.database.create_role(
-        "app",
-        "pg",
-        PG_CREATE,
-        default_ttl="1m",
-        max_ttl="2m",
-        renew_statements=PG_RENEW,
-        mount_point=mount,
-    )
-    yield client, mount
-    if mount + "/" in client.sys.list_mounted_secrets_engines()["data"]:
-        client.sys.disable_secrets_engine(mount)
+    with database_mount(dev_server, "dbl") as (client, mount):
+        configure_root_connection(client, mount, "pg", pg_target, ["app", "short", "capped"])
+        client.secrets.database.create_role(
+            "app",
+            "pg",
+            PG_CREATE,
+            default_ttl="1m",
+            max_ttl="2m",
+            renew_statements=PG_RENEW,
+            mount_point=mount,
+        )
+        yield client, mount
 
 
 @pytest.fixture
 def maria(
     dev_server: HushProcess, maria_target: MariaDBTarget
 ) -> Iterator[tuple[hvac.Client, str]]:
-    """A database mount for ``maria_target`` with role ``app`` (default_ttl 1m)."""
-    client = dev_server.client()
-    mount = f"dbl-{uuid.uuid4().hex[:8]}"
-    client.sys.enable_secrets_engine("database", path=mount)
-    client.secrets.database.configure(
-        "maria",
-        "mysql-database-plugin",
-        connection_url=maria_target.connection_url,
-        username=maria_target.root_user,
-        password=maria_target.root_password,
-        allowed_roles="*",
-        username_template=maria_target.username_template,
-        mount_point=mount,
-    )
+    """A database mount for ``maria_target`` with roles ``app`` (default_ttl 1m) and ``short``."""
     create = [
         "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}';"
         f"GRANT SELECT ON `{maria_target.dbname}`.* TO '{{{{name}}}}'@'%';"
     ]
-    client.secrets.database.create_role("app", "maria", create, default_ttl="1m", mount_point=mount)
-    client.secrets.database.create_role(
-        "short", "maria", create, default_ttl="2s", mount_point=mount
-    )
-    yield client, mount
-    if mount + "/" in client.sys.list_mounted_secrets_engines()["data"]:
-        client.sys.disable_secrets_engine(mount)
+    with database_mount(dev_server, "dbl") as (client, mount):
+        configure_root_connection(client, mount, "maria", maria_target, "*")
+        for role, ttl in (("app", "1m"), ("short", "2s")):
+            client.secrets.database.create_role(
+                role, "maria", create, default_ttl=ttl, mount_point=mount
+            )
+        yield client, mount
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------
@@ -158,11 +151,7 @@ def test_pg_lease_is_real_and_revoking_it_drops_the_role(
 ) -> None:
     client, mount = pg
     creds = client.secrets.database.generate_credentials("app", mount_point=mount)
-    lease_id, user, password = (
-        creds["lease_id"],
-        creds["data"]["username"],
-        creds["data"]["password"],
-    )
+    lease_id, user, password = _lease_user_password(creds)
     assert lease_id.startswith(f"{mount}/creds/app/")
     assert creds["lease_duration"] == 60
     assert creds["renewable"] is True
@@ -273,10 +262,7 @@ def test_pg_revoke_prefix_drops_every_role_of_the_role(
     pg: tuple[hvac.Client, str], pg_target: PostgresTarget
 ) -> None:
     client, mount = pg
-    users = [
-        client.secrets.database.generate_credentials("app", mount_point=mount)["data"]["username"]
-        for _ in range(3)
-    ]
+    users = _usernames(client, mount, 3)
     assert len(_lease_keys(client, f"{mount}/creds/app/")) == 3
     assert _lease_keys(client, f"{mount}/creds/") == ["app/"]
     client.sys.revoke_prefix(f"{mount}/creds/app")
@@ -336,10 +322,7 @@ def test_pg_disabling_the_mount_revokes_its_leases(
     pg: tuple[hvac.Client, str], pg_target: PostgresTarget
 ) -> None:
     client, mount = pg
-    users = [
-        client.secrets.database.generate_credentials("app", mount_point=mount)["data"]["username"]
-        for _ in range(2)
-    ]
+    users = _usernames(client, mount, 2)
     client.sys.disable_secrets_engine(mount)
     assert not any(pg_target.role_exists(u) for u in users)
     assert _lease_keys(client, f"{mount}/") == []
@@ -382,11 +365,7 @@ def test_maria_lease_revoke_expiry_prefix_and_disable(
 ) -> None:
     client, mount = maria
     creds = client.secrets.database.generate_credentials("app", mount_point=mount)
-    lease_id, user, password = (
-        creds["lease_id"],
-        creds["data"]["username"],
-        creds["data"]["password"],
-    )
+    lease_id, user, password = _lease_user_password(creds)
     assert lease_id.startswith(f"{mount}/creds/app/")
     assert creds["lease_duration"] == 60 and creds["renewable"] is True
     with maria_target.connect(user, password) as conn, conn.cursor() as cursor:
@@ -413,10 +392,7 @@ def test_maria_lease_revoke_expiry_prefix_and_disable(
     assert maria_target.user_exists(renewing["data"]["username"])
 
     # revoke-prefix drops every user of the role.
-    users = [
-        client.secrets.database.generate_credentials("app", mount_point=mount)["data"]["username"]
-        for _ in range(2)
-    ]
+    users = _usernames(client, mount, 2)
     client.sys.revoke_prefix(f"{mount}/creds/app")
     assert not any(maria_target.user_exists(u) for u in [*users, renewing["data"]["username"]])
 

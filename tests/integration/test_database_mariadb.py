@@ -10,7 +10,7 @@ import hvac.exceptions
 import pymysql
 import pytest
 
-from tests.support.databases import MariaDBTarget
+from tests.support.databases import MariaDBTarget, configure_root_connection, database_mount
 from tests.support.server import HushProcess
 
 pytestmark = pytest.mark.mariadb
@@ -25,24 +25,12 @@ def _create(target: MariaDBTarget) -> list[str]:
 
 @pytest.fixture
 def db(dev_server: HushProcess, maria_target: MariaDBTarget) -> Iterator[tuple[hvac.Client, str]]:
-    client = dev_server.client()
-    mount = f"maria-{uuid.uuid4().hex[:8]}"
-    client.sys.enable_secrets_engine("database", path=mount)
-    client.secrets.database.configure(
-        "maria",
-        "mysql-database-plugin",
-        connection_url=maria_target.connection_url,
-        username=maria_target.root_user,
-        password=maria_target.root_password,
-        allowed_roles="*",
-        username_template=maria_target.username_template,
-        mount_point=mount,
-    )
-    client.secrets.database.create_role(
-        "app", "maria", _create(maria_target), default_ttl="10m", mount_point=mount
-    )
-    yield client, mount
-    client.sys.disable_secrets_engine(mount)
+    with database_mount(dev_server, "maria") as (client, mount):
+        configure_root_connection(client, mount, "maria", maria_target, "*")
+        client.secrets.database.create_role(
+            "app", "maria", _create(maria_target), default_ttl="10m", mount_point=mount
+        )
+        yield client, mount
 
 
 def test_dynamic_credential_logs_in_with_granted_rights_only(

@@ -11,7 +11,7 @@ import hvac.exceptions
 import psycopg
 import pytest
 
-from tests.support.databases import PostgresTarget
+from tests.support.databases import PostgresTarget, configure_root_connection, database_mount
 from tests.support.server import HushProcess
 
 pytestmark = pytest.mark.postgres
@@ -25,24 +25,12 @@ CREATE = [
 @pytest.fixture
 def db(dev_server: HushProcess, pg_target: PostgresTarget) -> Iterator[tuple[hvac.Client, str]]:
     """A fresh database mount configured for ``pg_target`` with a role ``app``."""
-    client = dev_server.client()
-    mount = f"db-{uuid.uuid4().hex[:8]}"
-    client.sys.enable_secrets_engine("database", path=mount)
-    client.secrets.database.configure(
-        "pg",
-        "postgresql-database-plugin",
-        connection_url=pg_target.connection_url,
-        username=pg_target.root_user,
-        password=pg_target.root_password,
-        allowed_roles=["app", "static-*"],
-        username_template=pg_target.username_template,
-        mount_point=mount,
-    )
-    client.secrets.database.create_role(
-        "app", "pg", CREATE, default_ttl="1h", max_ttl="2h", mount_point=mount
-    )
-    yield client, mount
-    client.sys.disable_secrets_engine(mount)
+    with database_mount(dev_server, "db") as (client, mount):
+        configure_root_connection(client, mount, "pg", pg_target, ["app", "static-*"])
+        client.secrets.database.create_role(
+            "app", "pg", CREATE, default_ttl="1h", max_ttl="2h", mount_point=mount
+        )
+        yield client, mount
 
 
 def test_dynamic_credential_logs_in_and_has_only_granted_rights(

@@ -26,6 +26,20 @@ def _slow_body(payload: bytes, pieces: int = 10, pause: float = 0.2) -> Iterator
         yield payload[start : start + step]
 
 
+def _wait_until_every_worker_is_unsealed(server: HushProcess, limit: float = 30.0) -> None:
+    """The other worker unseals from the supervisor: poll over fresh connections (any worker)."""
+    deadline = time.monotonic() + limit
+    while True:
+        statuses = []
+        for _ in range(16):
+            with httpx.Client(base_url=server.url, timeout=10) as http:
+                statuses.append(http.get("/v1/sys/seal-status").json()["sealed"])
+        if not any(statuses):
+            return
+        assert time.monotonic() < deadline, "a worker stayed sealed"
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path, workers: int) -> None:
     port = free_port()
@@ -38,7 +52,7 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path, workers: int)
         server.client().sys.submit_unseal_key(key)
         server.client(token).sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
         if workers > 1:
-            time.sleep(0.5)  # the other worker unseals from the supervisor
+            _wait_until_every_worker_is_unsealed(server)
 
         outcome: dict[str, object] = {}
 

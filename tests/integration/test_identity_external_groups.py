@@ -39,7 +39,18 @@ def test_jwt_groups_claim_drives_external_group_policies(
     group = identity.create_or_update_group(
         name=f"eng-{uuid.uuid4().hex[:6]}", group_type="external", policies=["eng-pol"]
     )["data"]["id"]
-    identity.create_or_update_group_alias("eng", mount_accessor=accessor, canonical_id=group)
+    alias = identity.create_or_update_group_alias(
+        "eng", mount_accessor=accessor, canonical_id=group
+    )["data"]["id"]
+    listed = identity.list_group_aliases()["data"]
+    assert alias in listed["keys"]
+    info = listed["key_info"][alias]
+    assert (info["name"], info["canonical_id"], info["mount_accessor"], info["mount_type"]) == (
+        "eng",
+        group,
+        accessor,
+        "jwt",
+    )
 
     def login(groups: list[str]) -> dict[str, Any]:
         token = local_idp.sign({"sub": "dev-1", "aud": "hush", "groups": groups})

@@ -2,18 +2,25 @@
 
 Unseal shares sent over separate connections (perhaps to different workers) add up to one
 unseal; every connection afterwards is served unsealed; ``sys/seal`` through one seals all; a
-worker killed with SIGKILL is replaced and serves unsealed without anyone typing a share.
+worker killed with SIGKILL is replaced and serves unsealed without anyone typing a share. The
+default is one worker per core; unseal progress, seal, health and ha-status are the node's
+whichever worker answers; both workers append to one file audit device's hash chain, which
+verifies end to end.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from tests.support.cluster import fresh_database
@@ -134,10 +141,9 @@ def test_workers_with_an_auto_unseal_seal_unseal_themselves(tmp_path: Path) -> N
     key_file = tmp_path / "seal.key"
     key_file.write_bytes(os.urandom(32))
     port = free_port()
-    config = write_config(tmp_path, port, "sqlite", path=str(tmp_path / "hush.db"))
+    config = write_config(tmp_path, port, "sqlite", workers=2, path=str(tmp_path / "hush.db"))
     config.write_text(
-        "workers = 2\n"
-        + config.read_text()
+        config.read_text()
         + seal_block("static", current_key_id="k1", current_key=f"file://{key_file}")
     )
     server = start_hush(tmp_path, [f"-config={config}"], port=port)
@@ -162,3 +168,183 @@ def test_workers_with_an_auto_unseal_seal_unseal_themselves(tmp_path: Path) -> N
         assert _kv_reads_all_succeed(server, token)
     finally:
         server.stop()
+
+
+def _self_node_ids(server: HushProcess, token: str) -> set[str]:
+    """The node id of whichever worker answered ``sys/ha-status``, over fresh connections."""
+    seen = set()
+    for _ in range(CONNECTIONS):
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            response = http.get("/v1/sys/ha-status", headers={"X-Vault-Token": token})
+            assert response.status_code == 200, response.text
+            nodes = response.json()["data"]["nodes"]
+            seen |= {node["node_id"] for node in nodes if node["last_echo"] is None}
+    return seen
+
+
+def test_default_is_one_worker_per_core(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path, port, "sqlite", workers=None, path=str(tmp_path / "hush.db"))
+    server = start_hush(tmp_path, [f"-config={config}"], port=port)
+    try:
+        assert server.process is not None
+        cores = len(os.sched_getaffinity(0))
+        # A worker that failed to start is replaced after a second; count once all are up.
+        _wait_for(lambda: len(_children(server.process.pid)) == cores, limit=15.0)  # type: ignore[union-attr]
+        assert f"Workers: {cores}" in server.log_text()
+    finally:
+        server.stop()
+
+
+def test_node_wide_state_whichever_worker_answers(
+    start_workers: Callable[..., HushProcess], tmp_path: Path
+) -> None:
+    """Unseal progress, seal, health and ha-status are the node's, not one worker's."""
+    server = start_workers("sqlite", path=str(tmp_path / "hush.db"))
+    init = server.client().sys.initialize(secret_shares=3, secret_threshold=3)
+    keys, token = list(init["keys"]), str(init["root_token"])
+    for given, share in enumerate(keys[:2], start=1):
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            assert http.put("/v1/sys/unseal", json={"key": share}).json()["progress"] == given
+        for _ in range(CONNECTIONS):
+            with httpx.Client(base_url=server.url, timeout=10) as http:
+                status = http.get("/v1/sys/seal-status").json()
+            assert (status["sealed"], status["progress"], status["t"]) == (True, given, 3)
+    # A worker started mid-unseal (replacing a killed one) shows the progress too.
+    assert server.process is not None
+    victim, survivor = sorted(_children(server.process.pid))
+    os.kill(victim, signal.SIGKILL)
+    _wait_for(lambda: len(_children(server.process.pid) - {victim}) == 2)
+    (replacement,) = _children(server.process.pid) - {survivor}
+    _wait_for(lambda: f"Started server process [{replacement}]" in server.log_text())
+    time.sleep(0.5)  # past uvicorn's startup: the replacement accepts connections now
+    for _ in range(CONNECTIONS):
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            assert http.get("/v1/sys/seal-status").json()["progress"] == 2
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        assert http.put("/v1/sys/unseal", json={"key": keys[2]}).json()["sealed"] is False
+    _wait_for(lambda: not any(_fresh_connection_statuses(server)))
+    for _ in range(CONNECTIONS):
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            assert http.get("/v1/sys/seal-status").json()["progress"] == 0
+            # Every worker is healthy and active: a load balancer never sees a 429 standby.
+            assert http.get("/v1/sys/health").status_code == 200
+    # sys/ha-status lists one entry per worker (as documented), and both workers answer.
+    assert len(_self_node_ids(server, token)) == 2
+    server.client(token).sys.seal()
+    assert _fresh_connection_statuses(server) == [True] * CONNECTIONS
+    for _ in range(CONNECTIONS):
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            assert http.get("/v1/sys/health").status_code == 503
+
+
+def _load(server: HushProcess, token: str, threads: int, per_thread: int) -> None:
+    """KV writes and reads, each on a new connection, from ``threads`` threads at once."""
+
+    def run(worker: int) -> None:
+        for index in range(per_thread):
+            with httpx.Client(base_url=server.url, timeout=30) as http:
+                headers = {"X-Vault-Token": token}
+                path = f"/v1/kv/t{worker}-{index}"
+                assert http.put(path, json={"v": str(index)}, headers=headers).status_code == 204
+                assert http.get(path, headers=headers).json()["data"] == {"v": str(index)}
+                if index % 10 == 0:
+                    assert http.get("/v1/sys/ha-status", headers=headers).status_code == 200
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(run, range(threads)))
+
+
+def _cli_verify(log: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hush.cli.main", "audit", "verify", str(log), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_two_workers_write_one_verifiable_audit_chain(
+    start_workers: Callable[..., HushProcess], tmp_path: Path
+) -> None:
+    server = start_workers("sqlite", path=str(tmp_path / "hush.db"))
+    init = server.client().sys.initialize(secret_shares=1, secret_threshold=1)
+    token = str(init["root_token"])
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        http.put("/v1/sys/unseal", json={"key": init["keys"][0]})
+    _wait_for(lambda: not any(_fresh_connection_statuses(server)))
+    log = tmp_path / "audit.log"
+    admin = server.client(token)
+    admin.sys.enable_audit_device("file", options={"file_path": str(log)})
+    admin.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
+    started = time.monotonic()
+    _load(server, token, threads=12, per_thread=40)
+    took = time.monotonic() - started
+    # Both workers wrote: each audits its own sys/ha-status answer, where it is the node whose
+    # last_echo is null (the node id is HMACed with the device's salt, the same in both).
+    served_by = set()
+    for line in log.read_bytes().splitlines():
+        record = orjson.loads(line)
+        if record["type"] == "response" and record["request"]["path"] == "sys/ha-status":
+            nodes = record["response"]["data"]["nodes"]
+            served_by |= {node["node_id"] for node in nodes if node["last_echo"] is None}
+    assert len(served_by) == 2, served_by
+    live = _cli_verify(log, "-live")  # still being written: no closing checkpoint yet
+    assert live.returncode == 0, live.stdout + live.stderr
+    server.stop()  # each worker checkpoints and closes its device
+
+    first = orjson.loads(log.read_bytes().split(b"\n", 1)[0])
+    assert first["type"] == "device_start"
+    result = _cli_verify(log, "-public-key", first["public_key"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    entries = int(result.stdout.split()[1])
+    assert entries >= 12 * 40 * 2 * 2  # a request and a response line per call
+    print(f"{entries} audit entries from 2 workers in {took:.1f}s: {result.stdout.strip()}")
+
+    lines = log.read_bytes().splitlines(keepends=True)
+    middle = len(lines) // 2
+    while b'"type":"response"' not in lines[middle]:
+        middle += 1
+    lines[middle] = lines[middle].replace(b'"type":"response"', b'"type":"request"', 1)
+    log.write_bytes(b"".join(lines))
+    tampered = _cli_verify(log, "-public-key", first["public_key"])
+    assert tampered.returncode == 2
+    assert f"FAIL at line {middle + 1}:" in tampered.stdout, tampered.stdout
+
+
+def test_sighup_rotation_with_two_workers_keeps_both_files_verifiable(
+    start_workers: Callable[..., HushProcess], tmp_path: Path
+) -> None:
+    """logrotate's move-then-SIGHUP: every worker checkpoints the old file and continues the
+    chain in the new one; each file verifies on its own, and the two joined verify too."""
+    server = start_workers("sqlite", path=str(tmp_path / "hush.db"))
+    assert server.process is not None
+    init = server.client().sys.initialize(secret_shares=1, secret_threshold=1)
+    token = str(init["root_token"])
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        http.put("/v1/sys/unseal", json={"key": init["keys"][0]})
+    _wait_for(lambda: not any(_fresh_connection_statuses(server)))
+    log, rotated = tmp_path / "audit.log", tmp_path / "audit.log.1"
+    admin = server.client(token)
+    admin.sys.enable_audit_device("file", options={"file_path": str(log)})
+    admin.sys.enable_secrets_engine("kv", path="kv", options={"version": "1"})
+    _load(server, token, threads=6, per_thread=10)
+    log.rename(rotated)
+    os.kill(server.process.pid, signal.SIGHUP)
+    _wait_for(log.exists)
+    _load(server, token, threads=6, per_thread=10)
+    server.stop()
+
+    old, new = _cli_verify(rotated), _cli_verify(log)
+    assert old.returncode == 0, old.stdout + old.stderr
+    assert new.returncode == 0, new.stdout + new.stderr
+    assert "continues a chain from an earlier file" in new.stderr
+    joined = tmp_path / "joined.log"
+    joined.write_bytes(rotated.read_bytes() + log.read_bytes())
+    both = _cli_verify(joined)
+    assert both.returncode == 0, both.stdout + both.stderr
+    new_starts = [
+        line for line in log.read_bytes().splitlines() if b'"type":"device_start"' in line
+    ]
+    assert len(new_starts) == 1  # the second worker continued the first one's segment

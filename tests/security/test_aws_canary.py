@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
 from tests.security.test_canary import _assert_absent
-from tests.support.aws import secretsmanager, signed_request
+from tests.support.aws import rotation_finished, secretsmanager, signed_request
 from tests.support.server import HushProcess
 
 
@@ -45,7 +45,7 @@ def test_secret_values_never_stored_logged_or_audited_in_clear(aws_server: HushP
     sm.batch_get_secret_value(SecretIdList=[name, name + "-bin"])
     sm.put_secret_value(SecretId=name, SecretString=canary + "-2")
     sm.update_secret(SecretId=name, SecretString=updated)
-    sm.rotate_secret(SecretId=name)
+    rotation_finished(sm, name, sm.rotate_secret(SecretId=name)["VersionId"])
     rotated = sm.get_secret_value(SecretId=name)["SecretString"]
     with pytest.raises(botocore.exceptions.ClientError):
         sm.create_secret(Name=name, SecretString=canary)  # exists: refused

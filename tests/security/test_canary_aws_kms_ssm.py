@@ -53,7 +53,23 @@ def test_secure_string_and_kms_plaintexts_never_in_clear(aws_server: HushProcess
     with pytest.raises(botocore.exceptions.ClientError):
         kms.decrypt(CiphertextBlob=blob, EncryptionContext={"wrong": refused})
 
+    # A Secrets Manager secret under a customer KMS key, and a write refused by a disabled key.
+    sm = client("secretsmanager", aws_server.url, DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY)
+    sm_value = f"sm-kms-canary-{uuid.uuid4().hex}"
+    sm_refused = f"sm-kms-refused-{uuid.uuid4().hex}"
+    sm_name = f"canary/kms-{uuid.uuid4().hex[:6]}"
+    sm.create_secret(Name=sm_name, SecretString=sm_value, KmsKeyId=key_id)
+    assert sm.get_secret_value(SecretId=sm_name)["SecretString"] == sm_value
+    kms.disable_key(KeyId=key_id)
+    with pytest.raises(botocore.exceptions.ClientError):
+        sm.put_secret_value(SecretId=sm_name, SecretString=sm_refused)
+    with pytest.raises(botocore.exceptions.ClientError):
+        sm.get_secret_value(SecretId=sm_name)
+    kms.enable_key(KeyId=key_id)
+
     secrets = {
+        "Secrets Manager value under a KMS key": sm_value.encode(),
+        "Secrets Manager value refused by a disabled key": sm_refused.encode(),
         "SecureString v1": secure.encode(),
         "SecureString v2": overwritten.encode(),
         "KMS plaintext": plaintext.encode(),
@@ -67,5 +83,6 @@ def test_secure_string_and_kms_plaintexts_never_in_clear(aws_server: HushProcess
     _assert_absent(aws_server.log_text().encode(), secrets, "the server output")
     audit = audit_path.read_bytes()
     assert b"kms/decrypt/" in audit and b"parameter/canary" in audit
+    assert b"awssm/secrets/canary/kms-" in audit
     _assert_absent(audit, secrets, "the audit log")
     assert base64.b64encode(data_key) not in audit

@@ -68,6 +68,18 @@ ALLOWED: dict[tuple[str, str], str] = {
         "line_hash(tail) == self._chain.last_hash",
     ): "hash of the audit file's last line, public chain state",
     (
+        "core/audit/shared_file.py",
+        "later.prev != link.digest",
+    ): "hash-chain links of audit lines read back from the log file, written in the log itself",
+    (
+        "core/audit/shared_file.py",
+        "record.get('public_key') != public_key",
+    ): "the audit chain's public verification key, written in the log itself",
+    (
+        "engines/awssm/values.py",
+        "(env.kms_key or '') != record.kms_key",
+    ): "KMS key identifiers (transit key names), not secret",
+    (
         "engines/transit/material.py",
         "expected[0] != secret",
     ): "both sides are SecretBytes, whose __eq__ is constant_time_equal",

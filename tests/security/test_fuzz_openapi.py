@@ -121,10 +121,11 @@ class Tally:
 
 @pytest.fixture(scope="module")
 def restricted_token(kv2_server: HushProcess) -> Iterator[str]:
-    """Mounts worth fuzzing (transit, a second KV, auth methods), a token limited to secret/app."""
+    """Mounts worth fuzzing (transit, totp, a second KV, auth methods), a token for secret/app."""
     with kv2_server.http() as http:
         for path, body in (
             ("sys/mounts/transit", {"type": "transit"}),
+            ("sys/mounts/totp", {"type": "totp"}),
             ("sys/mounts/kv-second", {"type": "kv", "options": {"version": "2"}}),
             ("sys/auth/userpass", {"type": "userpass"}),
             ("sys/auth/approle", {"type": "approle"}),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import boto3
 import httpx
@@ -13,7 +15,40 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-__all__ = ["SignedCall", "client", "secretsmanager", "signed_request"]
+__all__ = [
+    "SignedCall",
+    "client",
+    "describe_secret_raw",
+    "rotation_finished",
+    "secretsmanager",
+    "signed_request",
+    "wait_for",
+]
+
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T | None], what: str, deadline: float = 30.0) -> T:
+    """Poll ``check`` until it answers something truthy (RotateSecret runs in the background)."""
+    until = time.monotonic() + deadline
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > until:
+            raise AssertionError(f"{what} did not happen within {deadline} s")
+        time.sleep(0.05)
+
+
+def rotation_finished(sm: Any, name: str, version_id: str, deadline: float = 30.0) -> None:
+    """Wait until ``version_id`` of secret ``name`` carries AWSCURRENT (rotation succeeded)."""
+
+    def current() -> bool:
+        stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+        return "AWSCURRENT" in stages.get(version_id, [])
+
+    wait_for(current, f"rotation of {name} to {version_id}", deadline)
 
 
 def secretsmanager(url: str, key_id: str, secret: str, region: str = "us-east-1") -> Any:
@@ -94,3 +129,9 @@ def client(service: str, url: str, key_id: str, secret: str, region: str = "us-e
         aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1}, parameter_validation=True),
     )
+
+
+def describe_secret_raw(url: str, key_id: str, secret: str, name: str) -> dict[str, Any]:
+    """DescribeSecret's raw JSON, with the members SDKs drop (``HushRotationFailure``)."""
+    call = signed_request(url, "secretsmanager.DescribeSecret", {"SecretId": name}, key_id, secret)
+    return dict(call.body)

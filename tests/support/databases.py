@@ -8,18 +8,30 @@ so the teardown can drop whatever a failing test left behind.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit
 
+import hvac
 import psycopg
 import pymysql
 from psycopg import sql
 
-__all__ = ["MariaDBTarget", "PostgresTarget", "mariadb_target", "postgres_target"]
+from tests.support.server import HushProcess
+
+__all__ = [
+    "MariaDBTarget",
+    "PostgresTarget",
+    "configure_root_connection",
+    "database_mount",
+    "mariadb_target",
+    "postgres_target",
+]
 
 
 @dataclass
@@ -33,6 +45,8 @@ class PostgresTarget:
     root_user: str
     root_password: str
     prefix: str  # dynamic usernames start with this
+
+    plugin_name: ClassVar[str] = "postgresql-database-plugin"
 
     @property
     def connection_url(self) -> str:
@@ -151,6 +165,8 @@ class MariaDBTarget:
     root_password: str
     prefix: str
 
+    plugin_name: ClassVar[str] = "mysql-database-plugin"
+
     @property
     def connection_url(self) -> str:
         return f"{{{{username}}}}:{{{{password}}}}@tcp({self.host}:{self.port})/"
@@ -226,3 +242,34 @@ def mariadb_target(admin_dsn: str) -> Iterator[MariaDBTarget]:
             cursor.execute(f"DROP DATABASE IF EXISTS `{target.dbname}`")
             for user in [*target.users_with_prefix(), target.root_user]:
                 cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+@contextlib.contextmanager
+def database_mount(server: HushProcess, prefix: str) -> Iterator[tuple[hvac.Client, str]]:
+    """A fresh database mount named ``<prefix>-<random>``, disabled afterwards unless gone."""
+    client = server.client()
+    mount = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    client.sys.enable_secrets_engine("database", path=mount)
+    yield client, mount
+    if mount + "/" in client.sys.list_mounted_secrets_engines()["data"]:
+        client.sys.disable_secrets_engine(mount)
+
+
+def configure_root_connection(
+    client: hvac.Client,
+    mount: str,
+    name: str,
+    target: PostgresTarget | MariaDBTarget,
+    allowed_roles: str | list[str],
+) -> None:
+    """Connection ``name`` on ``mount`` to ``target`` as its root-like user, test usernames."""
+    client.secrets.database.configure(
+        name,
+        target.plugin_name,
+        connection_url=target.connection_url,
+        username=target.root_user,
+        password=target.root_password,
+        allowed_roles=allowed_roles,
+        username_template=target.username_template,
+        mount_point=mount,
+    )

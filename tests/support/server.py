@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -83,10 +84,16 @@ class HushProcess:
             self.process.wait(5)
 
     def kill(self) -> None:
-        """SIGKILL: no chance to flush or clean up."""
+        """SIGKILL: no chance to flush or clean up (a supervisor's workers are killed too)."""
         if self.process is not None and self.process.poll() is None:
+            workers = _children(self.process.pid)
             self.process.kill()
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.process.wait(5)
+            for pid in workers:
+                _wait_gone(pid)
 
     def restart(self) -> HushProcess:
         """Stop and start again with the same arguments and port."""
@@ -106,8 +113,37 @@ class HushProcess:
         return httpx.Client(base_url=self.url, verify=self.verify, timeout=10.0)
 
 
-def write_config(workdir: Path, port: int, storage: str, **options: str | int | bool) -> Path:
-    """Write an HCL config with one storage stanza and one plain-HTTP listener."""
+def _children(pid: int) -> set[int]:
+    """The child processes of ``pid`` (a supervisor's workers); empty if it has none."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            return {int(child) for child in listing.read().split()}
+    except OSError:
+        return set()
+
+
+def _wait_gone(pid: int, limit: float = 5.0) -> None:
+    """Wait until ``pid`` no longer exists (or is a zombie), at most ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return
+        except OSError:
+            return
+        time.sleep(0.02)
+
+
+def write_config(
+    workdir: Path, port: int, storage: str, *, workers: int | None = 1, **options: str | int | bool
+) -> Path:
+    """Write an HCL config with one storage stanza and one plain-HTTP listener.
+
+    ``workers`` is written as the top-level ``workers`` key (``None``: left out, so the server
+    runs its default, one worker per core). Tests default to 1 process; tests of worker
+    processes pass a count or ``None``.
+    """
 
     def render(value: str | int | bool) -> str:
         if isinstance(value, bool):
@@ -120,7 +156,8 @@ def write_config(workdir: Path, port: int, storage: str, **options: str | int | 
         k.removeprefix("listener_"): v for k, v in options.items() if k.startswith("listener_")
     }
     storage_opts = {k: v for k, v in options.items() if not k.startswith("listener_")}
-    lines = [f'storage "{storage}" {{']
+    lines = [] if workers is None else [f"workers = {workers}"]
+    lines += [f'storage "{storage}" {{']
     lines += [f"  {k} = {render(v)}" for k, v in storage_opts.items()]
     lines += ["}", 'listener "tcp" {', f'  address = "127.0.0.1:{port}"']
     listener.setdefault("tls_disable", True)

@@ -13,8 +13,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from hush.api.sigv4 import (
+    SIGNING_KEYS,
     Credential,
     SignedRequest,
+    SigningKeyCache,
     SigV4Error,
     check_date,
     expected_signature,
@@ -48,7 +50,14 @@ def test_known_answer_vectors(vector: dict[str, Any]) -> None:
     assert signature == vector["signature"]
 
 
-def _signed(body: bytes, when: datetime.datetime) -> SignedRequest:
+def _signed(
+    body: bytes,
+    when: datetime.datetime,
+    *,
+    secret: str = SECRET,
+    region: str = "eu-west-1",
+) -> SignedRequest:
+    """A ListSecrets request signed by botocore at ``when`` (no clock of its own)."""
     request = AWSRequest(
         method="POST",
         url="http://127.0.0.1:8200/",
@@ -58,7 +67,7 @@ def _signed(body: bytes, when: datetime.datetime) -> SignedRequest:
             "X-Amz-Target": "secretsmanager.ListSecrets",
         },
     )
-    signer = SigV4Auth(Credentials(KEY_ID, SECRET), "secretsmanager", "eu-west-1")
+    signer = SigV4Auth(Credentials(KEY_ID, secret), "secretsmanager", region)
     request.context["timestamp"] = when.strftime("%Y%m%dT%H%M%SZ")
     request.headers["X-Amz-Date"] = request.context["timestamp"]
     canonical = signer.canonical_request(request)
@@ -147,3 +156,61 @@ def test_malformed_authorization_headers(header: str, aws_type: str) -> None:
     with pytest.raises(SigV4Error) as exc:
         parse_authorization(header)
     assert exc.value.aws_type == aws_type
+
+
+def test_cached_signing_key_never_signs_for_another_secret() -> None:
+    """Same key id, date, region and service, two secrets (a rotated key): each stands alone."""
+    SIGNING_KEYS.clear()
+    old, new = SECRET, SECRET[:-1] + "Z"
+    signed_old = _signed(b"{}", NOW)
+    verify(signed_old, SecretBytes(old.encode()), now=NOW)  # caches old's signing key
+    assert len(SIGNING_KEYS) == 1
+    with pytest.raises(SigV4Error) as exc:
+        verify(signed_old, SecretBytes(new.encode()), now=NOW)
+    assert exc.value.aws_type == "InvalidSignatureException"
+    assert len(SIGNING_KEYS) == 2
+    signed_new = _signed(b"{}", NOW, secret=new)
+    verify(signed_new, SecretBytes(new.encode()), now=NOW)
+    with pytest.raises(SigV4Error):
+        verify(signed_new, SecretBytes(old.encode()), now=NOW)
+
+
+def test_cached_signing_key_is_per_scope() -> None:
+    """A cached key for one region or date does not verify a signature for another."""
+    SIGNING_KEYS.clear()
+    verify(_signed(b"{}", NOW), SecretBytes(SECRET.encode()), now=NOW)
+    other_region = _signed(b"{}", NOW, region="us-east-1")
+    verify(other_region, SecretBytes(SECRET.encode()), now=NOW)
+    tomorrow = NOW + datetime.timedelta(days=1)
+    verify(_signed(b"{}", tomorrow), SecretBytes(SECRET.encode()), now=tomorrow)
+    assert len(SIGNING_KEYS) == 3
+    # A signature over one region presented as another is refused, cache warm or not.
+    forged = dict(other_region.headers)
+    forged["authorization"] = forged["authorization"].replace("/us-east-1/", "/eu-west-1/")
+    with pytest.raises(SigV4Error):
+        verify(SignedRequest("POST", "/", "", forged, b"{}"), SecretBytes(SECRET.encode()), now=NOW)
+
+
+def test_signing_key_cache_is_bounded_and_matches_botocore() -> None:
+    keys = SigningKeyCache(size=4)
+    signer = SigV4Auth(Credentials(KEY_ID, SECRET), "secretsmanager", "eu-west-1")
+    for n in range(10):
+        keys.get(signer, f"secret-{n}".encode(), "20260601", "eu-west-1", "secretsmanager")
+    assert len(keys) == 4
+    # The cached key is botocore's own HMAC chain.
+    request = AWSRequest(method="POST", url="http://h/", data=b"")
+    request.context["timestamp"] = "20260601T120000Z"
+    expected = signer.signature("string-to-sign", request)
+    key = keys.get(signer, SECRET.encode(), "20260601", "eu-west-1", "secretsmanager")
+    assert signer._sign(key, "string-to-sign", hex=True) == expected
+
+
+@pytest.mark.parametrize("stamp", ["2026601T120000Z", "20260601T12000Z", "20261301T120000Z"])
+def test_malformed_or_impossible_dates_are_refused(stamp: str) -> None:
+    signed = _signed(b"{}", NOW)
+    headers = {**signed.headers, "x-amz-date": stamp}
+    with pytest.raises(SigV4Error) as exc:
+        verify(
+            SignedRequest("POST", "/", "", headers, b"{}"), SecretBytes(SECRET.encode()), now=NOW
+        )
+    assert exc.value.aws_type in ("IncompleteSignatureException", "InvalidSignatureException")

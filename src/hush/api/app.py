@@ -6,7 +6,8 @@ everything else (lifespan included) to :class:`~hush.api.vault.VaultAPI`.
 
 from __future__ import annotations
 
-from hush.api.aws import AwsAPI, Receive, Scope, Send, is_aws_request
+from hush.api.asgi import Receive, Scope, Send
+from hush.api.aws import AwsAPI, is_aws_request
 from hush.api.vault import VaultAPI
 from hush.core.core import Core
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
 import orjson
 
+from hush.api.asgi import BodyTooLargeError, Receive, Scope, Send, read_body
 from hush.api.aws_errors import AwsFault, fault_from
 from hush.api.aws_services import SERVICES, ActionContext, AwsService, LogicalCall
 from hush.api.sigv4 import SignedRequest, SigV4Error, parse_authorization, verify
@@ -41,11 +41,6 @@ AWS_JSON_CONTENT_TYPE: Final = "application/x-amz-json-1.1"
 MAX_AWS_REQUEST_SIZE: Final = 1024 * 1024
 _FORWARDED_HEADERS: Final = ("x-amz-target", "user-agent", "content-type")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 log = logging.getLogger("hush.api.aws")
 
 
@@ -54,27 +49,6 @@ def is_aws_request(scope: Scope) -> bool:
     return not scope["path"].startswith("/v1/") and any(
         name.lower() == b"x-amz-target" for name, _ in scope["headers"]
     )
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise AwsFault(
-                "RequestEntityTooLargeException",
-                f"Request body exceeds the maximum of {limit} bytes",
-                413,
-            )
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def _identity(key: AccessKey, mount_path: str) -> TokenEntry:
@@ -186,11 +160,23 @@ class AwsAPI:
     ) -> tuple[int, dict[str, Any], str]:
         if scope["method"].upper() != "POST":
             raise AwsFault("UnknownOperationException", "Only POST is supported.", 404)
-        raw = await _read_body(receive, self.max_request_size)
+        try:
+            raw = await read_body(receive, self.max_request_size)
+        except BodyTooLargeError:
+            raise AwsFault(
+                "RequestEntityTooLargeException",
+                f"Request body exceeds the maximum of {self.max_request_size} bytes",
+                413,
+            ) from None
         credential, _, _ = parse_authorization(headers.get("authorization", ""))
         if self.core.sealed:
             raise AwsFault("ServiceUnavailableException", "Hush is sealed", 503)
         found = await self._access_key(credential.access_key_id)
+        if found is None:
+            # An aws auth mount made through another worker or node may not be loaded here
+            # yet: catch up with the stored tables (one epoch read) and look once more.
+            await self.core.cluster_sync.sync()
+            found = await self._access_key(credential.access_key_id)
         if found is None:
             raise AwsFault(
                 "UnrecognizedClientException",
@@ -215,7 +201,11 @@ class AwsAPI:
                 f"Credential should be scoped to correct service: '{service.signing_name}'. ",
             )
         body = _parse_body(raw)
-        mount = self._service_mount(service)
+        try:
+            mount = self._service_mount(service)
+        except InvalidRequest:  # mounted through another worker or node since our last sync
+            await self.core.cluster_sync.sync()
+            mount = self._service_mount(service)
         identity = _identity(key, auth_mount)
         context = ActionContext(action, credential.region)
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
+from hush.api.asgi import BodyTooLargeError, Receive, Scope, Send, read_body
 from hush.core.core import Core
 from hush.core.errors import (
     HeadersTooLarge,
@@ -33,11 +33,6 @@ from hush.logs import REQUEST_ID
 from hush.storage.base import StorageError
 
 __all__ = ["DEFAULT_MAX_REQUEST_SIZE", "MAX_HEADER_BYTES", "MAX_JSON_DEPTH", "VaultAPI"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
 # h11 refuses a request head over 16 KiB only when it arrives in pieces; checking the headers here
@@ -61,35 +56,12 @@ _TRUE = ("1", "true", "t", "yes")
 log = logging.getLogger("hush.api")
 
 
-class _BodyTooLargeError(Exception):
-    pass
-
-
 @dataclass(frozen=True, slots=True)
 class _Raw:
     """A non-JSON body (Prometheus text) and its content type."""
 
     payload: bytes
     content_type: str
-
-
-async def _read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
-    if declared is not None and declared > limit:
-        raise _BodyTooLargeError
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLargeError
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def _query_data(query: list[tuple[str, str]]) -> dict[str, Any]:
@@ -249,12 +221,12 @@ class VaultAPI:
         flags = {k: v.lower() for k, v in query if k in ("list", "help")}
         declared = headers.get("content-length")
         try:
-            body = await _read_body(
+            body = await read_body(
                 receive,
                 self.max_request_size,
                 int(declared) if declared and declared.isdigit() else None,
             )
-        except _BodyTooLargeError:
+        except BodyTooLargeError:
             raise PayloadTooLarge("http: request body too large") from None
         path = raw_path[len(_PREFIX) :]
         if operation is Operation.READ and flags.get("list") in _TRUE:

@@ -313,7 +313,7 @@ def _wrap(key: SecretBytes, plaintext: bytes, path: str) -> bytes:
 def _seal(keyring: Keyring, path: str, value: bytes) -> bytes:
     active = keyring.active()
     header = _HEADER.pack(_VERSION, active.term)
-    return header + aead_encrypt(active.key.reveal(), value, header + _aad(path))
+    return header + aead_encrypt(active.cipher, value, header + _aad(path))
 
 
 def _term(blob: bytes) -> int | None:
@@ -330,4 +330,4 @@ def _open(keyring: Keyring, path: str, blob: bytes) -> bytes:
     if version != _VERSION or key is None:
         raise DecryptionError
     header = blob[: _HEADER.size]
-    return aead_decrypt(key.key.reveal(), blob[_HEADER.size :], header + _aad(path))
+    return aead_decrypt(key.cipher, blob[_HEADER.size :], header + _aad(path))

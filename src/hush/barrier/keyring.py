@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hush.crypto import KEY_SIZE, SecretBytes, random_bytes
 
@@ -25,6 +26,12 @@ class KeyTerm:
     term: int
     key: SecretBytes
     install_time: float
+    #: ``AESGCM`` keyed once with ``key`` (the barrier's hot path); dropped with the keyring.
+    cipher: AESGCM = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Key the cipher once."""
+        object.__setattr__(self, "cipher", AESGCM(self.key.reveal()))
 
 
 @dataclass(slots=True)

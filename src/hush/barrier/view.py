@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 
-from hush.storage.base import DueEntry, TxnOp
+from hush.storage.base import DueEntry, TxnOp, walk_keys
 
 __all__ = ["DueIndex", "LogicalStorage", "StorageView"]
 
@@ -120,15 +120,7 @@ class StorageView:
 
     async def clear(self) -> None:
         """Delete every key in the view (used when a mount is disabled)."""
-        pending = [""]
-        keys: list[str] = []
-        while pending:
-            folder = pending.pop()
-            for child in await self.list(folder):
-                if child.endswith("/"):
-                    pending.append(folder + child)
-                else:
-                    keys.append(folder + child)
+        keys = [key async for key in walk_keys(self.list, "")]
         for start in range(0, len(keys), 500):
             await self.transaction([TxnOp("delete", k) for k in keys[start : start + 500]])
         if isinstance(self._parent, DueIndex):

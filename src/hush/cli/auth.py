@@ -7,23 +7,20 @@ from typing import Any
 
 import click
 
-from hush.cli.client import Client, ClientSettings, client_options, response_data
+from hush.cli.client import Client, ClientSettings, client_options
 from hush.cli.login_methods import METHOD_HELP
-from hush.cli.options import DURATION, VaultGroup, flag, key_values, value
-from hush.cli.output import (
-    OutputOptions,
-    UserError,
-    emit_columns,
-    human_duration,
-    output_options,
+from hush.cli.mount_table import (
+    emit_mount_summary,
+    enable_body,
+    given_settings,
+    mount_path,
+    read_mount_table,
+    ttl_cell,
 )
+from hush.cli.options import DURATION, VaultGroup, flag, key_values, value
+from hush.cli.output import OutputOptions, UserError, emit_columns, output_options
 
 __all__ = ["auth_group"]
-
-
-def _mount_path(path: str) -> str:
-    """``path`` with exactly one trailing slash, as Vault prints auth paths."""
-    return path.strip().strip("/") + "/"
 
 
 @click.group("auth", cls=VaultGroup)
@@ -62,24 +59,14 @@ def auth_enable(
 ) -> None:
     """Enable an auth method of TYPE (userpass, approle, jwt, oidc, ...) at -path."""
     method_type = method_type.strip()
-    mount = _mount_path(path or method_type)
-    config: dict[str, Any] = {
-        key: item
-        for key, item in (
-            ("default_lease_ttl", default_lease_ttl),
-            ("max_lease_ttl", max_lease_ttl),
-            ("listing_visibility", listing_visibility),
-        )
-        if item is not None
-    }
-    body = {
-        "type": method_type,
-        "description": description or "",
-        "config": config,
-        "options": key_values(options, "options"),
-        "local": local,
-        "seal_wrap": seal_wrap,
-    }
+    mount = mount_path(path or method_type)
+    config = given_settings(
+        default_lease_ttl=default_lease_ttl,
+        max_lease_ttl=max_lease_ttl,
+        listing_visibility=listing_visibility,
+    )
+    options_ = key_values(options, "options")
+    body = enable_body(method_type, description, config, options_, local, seal_wrap)
     with Client(settings) as client:
         client.write(f"sys/auth/{mount}", body, action="enabling auth method")
     click.echo(f"Success! Enabled {method_type} auth method at: {mount}")
@@ -90,21 +77,14 @@ def auth_enable(
 @client_options
 def auth_disable(settings: ClientSettings, path: str) -> None:
     """Disable the auth method at PATH: its tokens are revoked and its data deleted."""
-    mount = _mount_path(path)
+    mount = mount_path(path)
     with Client(settings) as client:
         client.delete(f"sys/auth/{mount}", action="disabling auth method")
     click.echo(f"Success! Disabled the auth method (if it existed) at: {mount}")
 
 
-def _ttl_cell(seconds: Any) -> str:
-    return human_duration(int(seconds)) if seconds else "system"
-
-
 def _methods(settings: ClientSettings) -> dict[str, Mapping[str, Any]]:
-    with Client(settings) as client:
-        body = client.read("sys/auth", action="listing enabled auth methods") or {}
-    found = response_data(body) or body
-    return {path: entry for path, entry in found.items() if isinstance(entry, Mapping)}
+    return read_mount_table(settings, "sys/auth", "listing enabled auth methods")
 
 
 @auth_group.command("list")
@@ -136,8 +116,8 @@ def auth_list(settings: ClientSettings, output: OutputOptions, detailed: bool) -
                     path,
                     entry.get("type"),
                     entry.get("accessor"),
-                    _ttl_cell(config.get("default_lease_ttl")),
-                    _ttl_cell(config.get("max_lease_ttl")),
+                    ttl_cell(config.get("default_lease_ttl")),
+                    ttl_cell(config.get("max_lease_ttl")),
                     config.get("token_type", "default-service"),
                     entry.get("options") or "map[]",
                     entry.get("description"),
@@ -145,16 +125,7 @@ def auth_list(settings: ClientSettings, output: OutputOptions, detailed: bool) -
             )
         emit_columns(output, methods, headers, rows)
         return
-    rows = [
-        [
-            path,
-            methods[path].get("type"),
-            methods[path].get("accessor"),
-            methods[path].get("description"),
-        ]
-        for path in paths
-    ]
-    emit_columns(output, methods, ("Path", "Type", "Accessor", "Description"), rows)
+    emit_mount_summary(output, methods)
 
 
 @auth_group.command("tune")
@@ -175,15 +146,14 @@ def auth_tune(
     token_type: str | None,
 ) -> None:
     """Change the settings of the auth method at PATH (only the ones given)."""
-    mount = _mount_path(path)
-    settable: dict[str, Any] = {
-        "default_lease_ttl": default_lease_ttl,
-        "max_lease_ttl": max_lease_ttl,
-        "description": description,
-        "listing_visibility": listing_visibility,
-        "token_type": token_type,
-    }
-    body = {key: item for key, item in settable.items() if item is not None}
+    mount = mount_path(path)
+    body = given_settings(
+        default_lease_ttl=default_lease_ttl,
+        max_lease_ttl=max_lease_ttl,
+        description=description,
+        listing_visibility=listing_visibility,
+        token_type=token_type,
+    )
     with Client(settings) as client:
         client.write(f"sys/auth/{mount}tune", body, action="tuning auth method")
     click.echo(f"Success! Tuned the auth method at: {mount}")

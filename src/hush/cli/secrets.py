@@ -9,24 +9,21 @@ from typing import Any
 import click
 
 from hush.cli.client import Client, ClientSettings, as_mapping, client_options, response_data
-from hush.cli.options import DURATION, VaultGroup, flag, key_values, value
-from hush.cli.output import (
-    CLIError,
-    OutputOptions,
-    emit_columns,
-    human_duration,
-    output_options,
+from hush.cli.mount_table import (
+    emit_mount_summary,
+    enable_body,
+    given_settings,
+    mount_path,
+    read_mount_table,
+    ttl_cell,
 )
+from hush.cli.options import DURATION, VaultGroup, flag, key_values, value
+from hush.cli.output import CLIError, OutputOptions, emit_columns, output_options
 
 __all__ = ["secrets_group"]
 
 _MOVE_TIMEOUT_SECONDS = 60.0
 _MOVE_POLL_SECONDS = 1.0
-
-
-def _mount_path(path: str) -> str:
-    """``path`` with exactly one trailing slash, as Vault prints mount paths."""
-    return path.strip().strip("/") + "/"
 
 
 @click.group("secrets", cls=VaultGroup)
@@ -65,23 +62,12 @@ def secrets_enable(
 ) -> None:
     """Mount a secrets engine of TYPE (kv, kv-v2, transit, ...) at -path."""
     engine_type = engine_type.strip()
-    mount = _mount_path(path or engine_type)
+    mount = mount_path(path or engine_type)
     engine_options = key_values(options, "options")
     if version > 0:
         engine_options["version"] = str(version)
-    config = {
-        key: ttl
-        for key, ttl in (("default_lease_ttl", default_lease_ttl), ("max_lease_ttl", max_lease_ttl))
-        if ttl is not None
-    }
-    body: dict[str, Any] = {
-        "type": engine_type,
-        "description": description or "",
-        "config": config,
-        "options": engine_options,
-        "local": local,
-        "seal_wrap": seal_wrap,
-    }
+    config = given_settings(default_lease_ttl=default_lease_ttl, max_lease_ttl=max_lease_ttl)
+    body = enable_body(engine_type, description, config, engine_options, local, seal_wrap)
     with Client(settings) as client:
         client.write(f"sys/mounts/{mount}", body, action="enabling")
     click.echo(f"Success! Enabled the {engine_type} secrets engine at: {mount}")
@@ -92,14 +78,10 @@ def secrets_enable(
 @client_options
 def secrets_disable(settings: ClientSettings, path: str) -> None:
     """Unmount the secrets engine at PATH and delete all its data."""
-    mount = _mount_path(path)
+    mount = mount_path(path)
     with Client(settings) as client:
         client.delete(f"sys/mounts/{mount}", action="disabling secrets engine")
     click.echo(f"Success! Disabled the secrets engine (if it existed) at: {mount}")
-
-
-def _ttl_cell(seconds: Any) -> str:
-    return human_duration(int(seconds)) if seconds else "system"
 
 
 def _detailed_row(path: str, mount: Mapping[str, Any]) -> list[Any]:
@@ -108,8 +90,8 @@ def _detailed_row(path: str, mount: Mapping[str, Any]) -> list[Any]:
         path,
         mount.get("type"),
         mount.get("accessor"),
-        _ttl_cell(config.get("default_lease_ttl")),
-        _ttl_cell(config.get("max_lease_ttl")),
+        ttl_cell(config.get("default_lease_ttl")),
+        ttl_cell(config.get("max_lease_ttl")),
         bool(config.get("force_no_cache")),
         "local" if mount.get("local") else "replicated",
         bool(mount.get("seal_wrap")),
@@ -150,25 +132,12 @@ _DETAILED_HEADERS = (
 @output_options(field=False)
 def secrets_list(settings: ClientSettings, output: OutputOptions, detailed: bool) -> None:
     """List the mounted secrets engines."""
-    with Client(settings) as client:
-        body = client.read("sys/mounts", action="listing secrets engines") or {}
-    found = response_data(body) or body
-    mounts = {path: entry for path, entry in found.items() if isinstance(entry, Mapping)}
-    paths = sorted(mounts)
+    mounts = read_mount_table(settings, "sys/mounts", "listing secrets engines")
     if detailed:
-        rows = [_detailed_row(path, mounts[path]) for path in paths]
+        rows = [_detailed_row(path, mounts[path]) for path in sorted(mounts)]
         emit_columns(output, mounts, _DETAILED_HEADERS, rows)
         return
-    rows = [
-        [
-            path,
-            mounts[path].get("type"),
-            mounts[path].get("accessor"),
-            mounts[path].get("description"),
-        ]
-        for path in paths
-    ]
-    emit_columns(output, mounts, ("Path", "Type", "Accessor", "Description"), rows)
+    emit_mount_summary(output, mounts)
 
 
 @secrets_group.command("tune")
@@ -189,15 +158,14 @@ def secrets_tune(
     listing_visibility: str | None,
 ) -> None:
     """Change the settings of the secrets engine at PATH (only the ones given)."""
-    mount = _mount_path(path)
-    settable: dict[str, Any] = {
-        "default_lease_ttl": default_lease_ttl,
-        "max_lease_ttl": max_lease_ttl,
-        "description": description,
-        "options": key_values(options, "options") or None,
-        "listing_visibility": listing_visibility,
-    }
-    body = {key: item for key, item in settable.items() if item is not None}
+    mount = mount_path(path)
+    body = given_settings(
+        default_lease_ttl=default_lease_ttl,
+        max_lease_ttl=max_lease_ttl,
+        description=description,
+        options=key_values(options, "options") or None,
+        listing_visibility=listing_visibility,
+    )
     with Client(settings) as client:
         client.write(f"sys/mounts/{mount}tune", body, action="tuning secrets engine")
     click.echo(f"Success! Tuned the secrets engine at: {mount}")
@@ -209,7 +177,7 @@ def secrets_tune(
 @client_options
 def secrets_move(settings: ClientSettings, source: str, destination: str) -> None:
     """Move the secrets engine at SOURCE to DESTINATION, with its data."""
-    source, destination = _mount_path(source), _mount_path(destination)
+    source, destination = mount_path(source), mount_path(destination)
     with Client(settings) as client:
         body = client.write(
             "sys/remount", {"from": source, "to": destination}, action="moving secrets engine"

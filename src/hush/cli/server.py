@@ -82,7 +82,7 @@ def _configure_core(core: Core, config: ServerConfig) -> None:
     default=None,
     type=click.IntRange(0, 256),
     help="Worker processes sharing the listener (0: one per core). Overrides `workers` in the "
-    "config file; default 1. Not used in dev mode.",
+    "config file; default one per core (1 with in-memory storage). Dev mode always runs 1.",
 )
 @click.option(
     "-dev-aws-access-key-id",
@@ -178,7 +178,7 @@ def server_command(
         unauthenticated_metrics_access=listener.unauthenticated_metrics_access,
         api_addr=config.api_addr,
     )
-    count = workers if workers is not None else (config.workers or 1)
+    count = _worker_count(workers, config)
     if count != 1:
         _serve_workers(config.storage.kind, dict(config.storage.options), listen, config, count)
         return
@@ -190,6 +190,18 @@ def server_command(
         log_level=config.log_level,
         log_format=config.log_format,
     )
+
+
+def _worker_count(flag: int | None, config: ServerConfig) -> int:
+    """The worker count asked for (``-workers``, else ``workers`` in the file; 0: one per core).
+
+    Unset, it is one per core, except for in-memory storage, which one process alone can hold.
+    """
+    if flag is not None:
+        return flag
+    if config.workers is not None:
+        return config.workers
+    return 1 if config.storage.kind in ("inmem", "memory") else 0
 
 
 def _serve_workers(

@@ -41,11 +41,12 @@ from hush.core.request import Auth, Request, Response
 from hush.core.scheduler import Scheduler
 from hush.core.shares import SealConfig, ShareCollector, encode_shares, validate_split
 from hush.core.tokens import UNREAD, TokenEntry, TokenStore, Unread
+from hush.core.transit_kms import TransitKms
 from hush.core.wrapping import wrap
 from hush.crypto import KEY_SIZE, SecretBytes, random_bytes
 from hush.framework.backend import Backend, PreparedCall
 from hush.framework.registry import Registry
-from hush.storage.base import DueEntry, Storage, TxnOp
+from hush.storage.base import DueEntry, Storage, StorageError, TxnOp
 
 __all__ = ["SEALED_PATHS", "ClusterInfo", "Core", "InitResult", "RelayedProgress"]
 
@@ -53,6 +54,10 @@ CLUSTER_INFO_PATH = "core/cluster"
 TOKEN_VIEW_PREFIX = "sys/token/"
 # System paths answered while sealed (Vault's behaviour); everything else gets 503.
 SEALED_PATHS = frozenset({"init", "unseal", "seal-status", "health", "leader"})
+# Tokenless sys/ paths that are audited all the same: unwrapping, and the key ceremonies (rekey
+# and root generation, which Vault audits too). Shares, OTPs, nonces and encoded root tokens are
+# strings in the entry's data, so every hashing device writes only their HMACs.
+_AUDITED_TOKENLESS_SYS = ("wrapping/", "rekey/", "rekey-recovery-key/", "generate-root/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,29 @@ class _SystemView:
 
     def __init__(self, core: Core) -> None:
         self._core = core
+        self._kms: TransitKms | None = None
+
+    def _transit(self) -> TransitKms:
+        # Built on first use: the mount table is made after this view (it is handed the view).
+        if self._kms is None:
+            self._kms = TransitKms(self._core.mounts)
+        return self._kms
+
+    async def kms_key_id(self, reference: str) -> str:
+        """The id of the transit KMS key ``reference`` names."""
+        return await self._transit().key_id(reference)
+
+    async def kms_encrypt(
+        self, key_id: str, plaintext: SecretBytes, context: Mapping[str, str]
+    ) -> bytes:
+        """Encrypt under a transit KMS key."""
+        return await self._transit().encrypt(key_id, plaintext, context)
+
+    async def kms_decrypt(
+        self, key_id: str, blob: bytes, context: Mapping[str, str]
+    ) -> SecretBytes:
+        """Decrypt with a transit KMS key."""
+        return await self._transit().decrypt(key_id, blob, context)
 
     async def generate_password(self, policy_name: str) -> str:
         """A password from the named password policy (404 when it does not exist)."""
@@ -225,6 +253,9 @@ class Core:
         self.log_level = logging.INFO
         self.started_at = time.time()
         self.remount_history: dict[str, tuple[str, str]] = {}
+        # The barrier opens before tokens, policies and mounts are loaded; requests are served
+        # (and the node reports unsealed) only once all of them are, never in between.
+        self._serving = False
         self._lock = asyncio.Lock()
         self.cluster_sync = ClusterSync(
             barrier=self.barrier,
@@ -258,13 +289,28 @@ class Core:
 
     @property
     def sealed(self) -> bool:
-        """Whether the barrier is sealed."""
-        return self.barrier.sealed
+        """Whether the node is sealed: barrier closed, or opened but not yet ready to serve."""
+        return self.barrier.sealed or not self._serving
 
     @property
     def initialized(self) -> bool:
         """Whether ``sys/init`` has run (read at open, updated by init)."""
         return self.seal_config is not None
+
+    async def refresh_initialized(self) -> None:
+        """Re-read the seal configuration while none is known.
+
+        Another worker process (or node) on the same store may have run ``sys/init`` since this
+        one opened; its status endpoints must not keep answering "not initialised".
+        """
+        if self.seal_config is not None:
+            return
+        try:
+            blob = await self.storage.get(SEAL_CONFIG_PATH)
+        except StorageError:  # status endpoints answer from what is known; never fail on this
+            return
+        if blob and self.seal_config is None:
+            self.seal_config = SealConfig.from_json(blob)
 
     async def initialize(self, shares: int, threshold: int) -> InitResult:
         """Create keys and the first root token; the node stays sealed, as Vault's does."""
@@ -318,6 +364,7 @@ class Core:
             # Not seal(): callers (unseal with shares, auto-unseal, init) hold the lock already.
             await self._drop_keys()
             raise
+        self._serving = True
         self.metrics.sealed.set(0)
         if announce:
             for listener in self.unseal_listeners:
@@ -411,6 +458,7 @@ class Core:
             await self._drop_keys()
 
     async def _drop_keys(self) -> None:
+        self._serving = False
         await self.node.stop()
         await self.scheduler.stop()
         await self.expiry.stop()
@@ -551,7 +599,7 @@ class Core:
         if routed is not None and routed[0].is_unauthenticated(routed[2]):
             backend, mount_point, rest = routed
             request.with_route(mount_point, rest)
-            if backend is self.system and not rest.startswith("wrapping/"):
+            if backend is self.system and not rest.startswith(_AUDITED_TOKENLESS_SYS):
                 # Like Vault, the seal-lifecycle endpoints (init, unseal, health) are not audited.
                 return await (await backend.prepare(request)).run()
             try:

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import orjson
 
 from hush.barrier.view import LogicalStorage
+from hush.core.loop_task import LoopTask
 from hush.storage.base import HeldLock, Storage, StorageError
 
 __all__ = [
@@ -129,7 +130,7 @@ class NodeMembership:
         self._active_since = 0.0
         self._paused_until = 0.0
         self._last_beat = 0.0
-        self._task: asyncio.Task[None] | None = None
+        self._task = LoopTask(self._loop)
         self._change = asyncio.Lock()
 
     @property
@@ -144,16 +145,11 @@ class NodeMembership:
 
     def start(self) -> None:
         """Begin heartbeats and lock attempts (on unseal)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._task.start()
 
     async def stop(self) -> None:
         """Stop background work, release the lock and drop the heartbeat (on seal or shutdown)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._task.stop()
         await self._give_up()
         with contextlib.suppress(Exception):
             await self._records.delete(_PREFIX + self.node_id)

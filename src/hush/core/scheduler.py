@@ -9,11 +9,11 @@ background lock runs it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
 
+from hush.core.loop_task import LoopTask
 from hush.framework.backend import Backend
 
 __all__ = ["DEFAULT_INTERVAL", "Scheduler"]
@@ -32,7 +32,7 @@ class Scheduler:
     ) -> None:
         self._backends = backends
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._task = LoopTask(self._loop)
 
     async def tick(self, now: float | None = None) -> None:
         """Run every backend's hook once (tests call this with a chosen ``now``)."""
@@ -51,13 +51,8 @@ class Scheduler:
 
     def start(self) -> None:
         """Begin ticking (on unseal)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._task.start()
 
     async def stop(self) -> None:
         """Stop ticking (on seal) and wait for the current tick to finish or cancel."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._task.stop()

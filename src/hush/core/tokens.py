@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -115,8 +117,13 @@ class TokenEntry:
     def from_json(cls, blob: bytes) -> TokenEntry:
         """Inverse of :meth:`to_json` (unknown keys from newer versions are ignored)."""
         raw: dict[str, Any] = orjson.loads(blob)
+        if raw.keys() <= _ENTRY_FIELDS:  # the usual case: written by this version
+            return cls(**raw)
         known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+_ENTRY_FIELDS = frozenset(TokenEntry.__dataclass_fields__)
 
 
 class TokenStore:
@@ -125,6 +132,8 @@ class TokenStore:
     def __init__(self, storage: LogicalStorage) -> None:
         self._storage = storage
         self._salt: SecretBytes | None = None
+        # HMAC keyed once with the salt; hash_token copies it (no key schedule per request).
+        self._token_mac: hmac.HMAC | None = None
         self._batch_key: SecretBytes | None = None
         # Called with the hashes of revoked tokens (cubbyholes, leases go with their token).
         self.on_revoke: list[Callable[[list[str]], Awaitable[None]]] = []
@@ -134,6 +143,7 @@ class TokenStore:
     async def setup(self) -> None:
         """Load (or create once) the salt and the batch-token key; called on unseal."""
         self._salt = SecretBytes(await self._get_or_create(_SALT_PATH))
+        self._token_mac = hmac.new(self._salt.reveal(), digestmod=hashlib.sha256)
         self._batch_key = SecretBytes(await self._get_or_create(_BATCH_KEY_PATH))
 
     async def _get_or_create(self, path: str) -> bytes:
@@ -146,6 +156,7 @@ class TokenStore:
     def teardown(self) -> None:
         """Forget the salt and key (on seal)."""
         self._salt = None
+        self._token_mac = None
         self._batch_key = None
 
     def _accessor_key(self, accessor: str) -> str:
@@ -174,9 +185,11 @@ class TokenStore:
 
     def hash_token(self, token: SecretBytes) -> str:
         """The salted hash under which ``token``'s entry is stored."""
-        if self._salt is None:
+        if self._token_mac is None:
             raise RuntimeError("token store is not set up")
-        return hmac_sha256(self._salt.reveal(), token.reveal()).hex()
+        mac = self._token_mac.copy()
+        mac.update(token.reveal())
+        return mac.hexdigest()
 
     # -- creation ----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from hush.engines.awssm import AwssmBackend
 from hush.engines.database import DatabaseBackend
 from hush.engines.kv import KVv2Backend, kv_backend
 from hush.engines.ssm import SsmBackend
+from hush.engines.totp import TotpBackend
 from hush.engines.transit import TransitBackend
 from hush.framework.registry import Registry
 
@@ -22,3 +23,4 @@ def register_builtin_engines(registry: Registry) -> None:
     registry.register("database", DatabaseBackend)
     registry.register("awssm", AwssmBackend)
     registry.register("ssm", SsmBackend)
+    registry.register("totp", TotpBackend)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol
 from hush.barrier.view import LogicalStorage
 from hush.core.errors import InvalidRequest, MethodNotAllowed, NotFound
 from hush.core.request import Operation, Request, Response, SecretLease
+from hush.crypto import SecretBytes
 from hush.framework.fields import FieldData
 from hush.framework.path import Path, PathMatch
 from hush.storage.base import InvalidKeyError
@@ -53,6 +54,26 @@ class SystemView(Protocol):
 
         Raises ``AuditUnavailable`` when devices are enabled and none could record it.
         """
+        ...
+
+    async def kms_key_id(self, reference: str) -> str:
+        """The id of the KMS key (on the node's transit KMS layer) an id, ARN or alias names.
+
+        Raises the transit engine's typed KMS errors (``NotFoundException``, ...) and
+        ``Unsupported`` when no transit engine is mounted.
+        """
+        ...
+
+    async def kms_encrypt(
+        self, key_id: str, plaintext: SecretBytes, context: Mapping[str, str]
+    ) -> bytes:
+        """A KMS ciphertext blob of ``plaintext`` under ``key_id`` bound to ``context``."""
+        ...
+
+    async def kms_decrypt(
+        self, key_id: str, blob: bytes, context: Mapping[str, str]
+    ) -> SecretBytes:
+        """The plaintext of a blob made by :meth:`kms_encrypt` (same key and context)."""
         ...
 
 

@@ -1,7 +1,8 @@
 """Worker processes: one node uses every core, and is unsealed once for all of them.
 
-A *supervisor* process binds the listening socket and forks ``workers`` worker processes that
-share it (the kernel hands each new connection to one of them). Each worker is a complete node
+A *supervisor* process binds one listening socket per worker on the same address
+(``SO_REUSEPORT``: the kernel spreads new connections over them) and forks ``workers`` worker
+processes, each serving its own. Each worker is a complete node
 (its own core, storage connections and event loop) linked to the supervisor by a pipe:
 
 * a worker that unseals (shares submitted to it, or a rekey/init on it) sends the unseal key up
@@ -48,7 +49,7 @@ from hush.server.runtime import (
 )
 from hush.server.unseal_relay import RelayedShares, SupervisorLink
 
-__all__ = ["WorkerSpec", "default_workers", "run_workers"]
+__all__ = ["WorkerSpec", "bind_listeners", "default_workers", "run_workers"]
 
 log = logging.getLogger("hush.server.process")
 
@@ -101,10 +102,10 @@ class _SealWait:
 class _Supervisor:
     """Starts, links and replaces workers; relays unseal keys, shares and seals between them."""
 
-    def __init__(self, spec: WorkerSpec, sock: socket.socket, count: int) -> None:
+    def __init__(self, spec: WorkerSpec, sockets: list[socket.socket]) -> None:
         self._spec = spec
-        self._sock = sock
-        self._count = count
+        self._sockets = sockets
+        self._count = len(sockets)
         self._context = multiprocessing.get_context("fork")
         self._workers: dict[int, _Worker] = {}
         self._last_start: dict[int, float] = {}
@@ -160,7 +161,7 @@ class _Supervisor:
             parent, child = self._context.Pipe()
             process = self._context.Process(
                 target=_worker_main,
-                args=(self._spec, self._sock, child, index),
+                args=(self._spec, self._sockets[index], child, index),
                 name=f"hush-worker-{index}",
                 daemon=False,
             )
@@ -171,6 +172,8 @@ class _Supervisor:
             log.info("worker %d started (pid %s)", index, process.pid)
             if self._key is not None:
                 self._send(worker, ("unseal", self._key.reveal()))
+            elif self._shares.progress[0]:
+                self._send(worker, ("progress", *self._shares.progress))
 
     def _wait_once(self) -> None:
         waitables: list[Any] = []
@@ -224,9 +227,11 @@ class _Supervisor:
             self._key = key
             self._shares.reset()
             self._broadcast(("unseal", key.reveal()), skip=worker)
+            self._broadcast(("progress", 0, ""), skip=None)
         elif kind == "sealed":
             self._key = None
             self._shares.reset()
+            self._broadcast(("progress", 0, ""), skip=None)
             others = {other.index for other in self._workers.values() if other is not worker}
             self._seal_waits.append(_SealWait(worker.index, others))
             self._broadcast(("seal",), skip=worker)
@@ -236,9 +241,14 @@ class _Supervisor:
                 wait.pending.discard(worker.index)
             self._settle_seal_waits()
         elif kind == "share":
-            self._send(worker, ("share-progress", *self._shares.add(message[1:])))
+            progress, nonce, combined, error = self._shares.add(message[1:])
+            self._send(worker, ("share-progress", progress, nonce, combined, error))
+            # Every worker answers sys/seal-status with the node's progress, not just this one.
+            shown = ("progress", 0, "") if combined is not None else ("progress", progress, nonce)
+            self._broadcast(shown, skip=worker)
         elif kind == "share-reset":
             self._shares.reset()
+            self._broadcast(("progress", 0, ""), skip=worker)
 
     def _settle_seal_waits(self) -> None:
         """Tell each worker whose sys/seal is waiting that every other worker is sealed."""
@@ -263,19 +273,43 @@ class _Supervisor:
 def run_workers(spec: WorkerSpec, workers: int, banner: str) -> None:
     """Bind the listener, start ``workers`` workers and supervise them until stopped."""
     configure_logging(logging.INFO, spec.log_format)
-    sock = _bind(spec.listen.host, spec.listen.port)
+    sockets = bind_listeners(spec.listen.host, spec.listen.port, workers)
     print(banner, flush=True)
     log.info("supervisor pid %d: %d worker process(es)", os.getpid(), workers)
     try:
-        _Supervisor(spec, sock, workers).run()
+        _Supervisor(spec, sockets).run()
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
+
+
+def bind_listeners(host: str, port: int, count: int) -> list[socket.socket]:
+    """One listening socket per worker slot, all on the same address.
+
+    With one shared socket, a burst of connections (a load balancer's or a client pool's
+    keep-alive connections opened together) is mostly accepted by whichever worker wakes first:
+    asyncio accepts everything pending in one go, and those connections stay on that worker for
+    their lifetime while the other cores idle. With ``SO_REUSEPORT`` the kernel spreads new
+    connections over the sockets by a hash of their addresses. The supervisor keeps every socket,
+    so connections queued for a worker that died wait for its replacement instead of being
+    dropped. Without ``SO_REUSEPORT`` (not Linux) every worker shares one socket.
+    """
+    first = _bind(host, port)
+    if count == 1 or not hasattr(socket, "SO_REUSEPORT"):
+        return [first] * count
+    bound_port = first.getsockname()[1]
+    return [first, *(_bind(host, bound_port) for _ in range(count - 1))]
 
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
+    # accepted connections inherit the listener's proto. Without it every response written in
+    # two parts (headers, body) waits for the client's delayed ACK: ~40 ms per request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "SO_REUSEPORT"):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -283,7 +317,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _worker_main(spec: WorkerSpec, sock: socket.socket, conn: Connection, index: int) -> None:
-    """Entry point of a forked worker: one complete node on the shared socket."""
+    """Entry point of a forked worker: one complete node on its listening socket."""
     # The supervisor decides when to stop; a terminal's Ctrl+C reaches it and it forwards.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from hush.core.system.observability import LOG_LEVELS

@@ -36,6 +36,12 @@ class RelayedShares:
         """Forget the shares given so far."""
         self._collector = None
 
+    @property
+    def progress(self) -> tuple[int, str]:
+        """Shares given so far in the current attempt, and its nonce (``(0, "")`` if none)."""
+        collector = self._collector
+        return (collector.progress, collector.nonce) if collector is not None else (0, "")
+
     def add(self, args: tuple[Any, ...]) -> tuple[int, str, bytes | None, str | None]:
         """Add ``(share, threshold, share_length)``; returns progress, nonce, key, error."""
         share, threshold, share_length = SecretBytes(bytes(args[0])), int(args[1]), int(args[2])
@@ -155,6 +161,10 @@ class SupervisorLink:
         if kind == "share-progress":
             if self._pending is not None and not self._pending.done():
                 self._pending.set_result(tuple(message[1:]))
+        elif kind == "progress":
+            # The node's unseal progress, as the supervisor holds it (shown by sys/seal-status).
+            progress, nonce = int(message[1]), str(message[2])
+            self._core.relayed_progress = (progress, nonce) if progress else None
         elif kind == "unseal":
             self._spawn(self._core.unseal_from_peer(SecretBytes(bytes(message[1]))))
         elif kind == "seal":

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Literal
@@ -41,6 +41,7 @@ __all__ = [
     "validate_key",
     "validate_ops",
     "validate_prefix",
+    "walk_keys",
 ]
 
 MAX_KEY_LENGTH = 2048
@@ -103,6 +104,24 @@ def child_entry(prefix: str, key: str) -> str:
     rest = key[len(prefix) :]
     slash = rest.find("/")
     return rest if slash < 0 else rest[: slash + 1]
+
+
+async def walk_keys(
+    list_children: Callable[[str], Awaitable[Sequence[str]]], prefix: str
+) -> AsyncIterator[str]:
+    """Every key below the folder ``prefix``, depth first, listing one folder at a time.
+
+    ``list_children`` has ``list``'s semantics (immediate children, sub-folders ending in ``/``),
+    so a walk never loads more than one folder's listing at once.
+    """
+    pending = [prefix]
+    while pending:
+        folder = pending.pop()
+        for child in await list_children(folder):
+            if child.endswith("/"):
+                pending.append(folder + child)
+            else:
+                yield folder + child
 
 
 def validate_ops(ops: Sequence[TxnOp]) -> None:

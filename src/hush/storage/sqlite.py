@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import errno
 import fcntl
 import os
+import random
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -215,7 +218,7 @@ class SQLiteStorage(Storage):
         # tasks, the byte-range lock the other processes.
         async with self._locals().for_slot(slot):
             fd = self._require_lock_fd()
-            await asyncio.to_thread(fcntl.lockf, fd, fcntl.LOCK_EX, 1, slot)
+            await _lock_range(fd, slot)
             try:
                 yield
             finally:
@@ -305,11 +308,11 @@ class SQLiteStorage(Storage):
         os.chmod(self._path, 0o600)
         db = sqlite3.connect(self._path, isolation_level=None)
         self._writer = db
-        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA busy_timeout = 5000")
+        _enable_wal(db)
         # FULL fsyncs the WAL on every commit: an acknowledged write survives a crash, not only
         # a killed process.
         db.execute("PRAGMA synchronous = FULL")
-        db.execute("PRAGMA busy_timeout = 5000")
         for statement in _SCHEMA:
             db.execute(statement)
 
@@ -379,6 +382,48 @@ class _FileLock(HeldLock):
             with contextlib.suppress(OSError):
                 fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, self._offset)
             await self._local.release()
+
+
+# Polling, not a blocking ``lockf`` in a thread: lockf locks belong to the process, so while one
+# task holds a stripe and another of its threads blocks on a second, the kernel's deadlock check
+# refuses a sibling process doing the reverse with EDEADLK although no cycle exists (seen under
+# load with two workers). A non-blocking request is never refused that way, needs no thread, and
+# leaves nothing behind when the waiting task is cancelled.
+_LOCK_BUSY = frozenset({errno.EACCES, errno.EAGAIN})
+_LOCK_FIRST_PAUSE = 0.0005
+_LOCK_MAX_PAUSE = 0.02
+
+
+async def _lock_range(fd: int, offset: int) -> None:
+    """Take the one-byte range at ``offset`` of the lock file, waiting while another has it."""
+    pause = _LOCK_FIRST_PAUSE
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+            return
+        except OSError as exc:
+            if exc.errno not in _LOCK_BUSY:
+                raise StorageError(f"sqlite storage lock failed: {exc.strerror}") from None
+        await asyncio.sleep(pause * random.uniform(0.5, 1.5))  # noqa: S311 (jitter)
+        pause = min(pause * 2, _LOCK_MAX_PAUSE)
+
+
+def _enable_wal(db: sqlite3.Connection, limit: float = 10.0) -> None:
+    """Switch ``db`` to WAL, retrying while a sibling process switches the same new file.
+
+    Worker processes open a new database file together; SQLite refuses one of two connections
+    that both hold a shared lock and want to change the journal mode with "database is locked"
+    at once (no busy wait: waiting could deadlock), so the loser asks again.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
 
 
 def _put(db: sqlite3.Connection, key: str, value: bytes) -> None:

@@ -264,7 +264,9 @@ def test_reopen_after_rotation_links_the_new_file_to_the_old(tmp_path: Path) -> 
     assert (joined.ok, joined.entries, joined.segments) == (True, 40, 2)
 
 
-def test_restart_after_a_crash_links_back_to_the_last_checkpoint(tmp_path: Path) -> None:
+def test_restart_after_a_crash_continues_the_intact_chain(tmp_path: Path) -> None:
+    """The lines written after the last checkpoint link back to it, so a restart (which cannot
+    tell a crash from a sibling worker's writes) continues from them and seals them."""
     path = tmp_path / "audit.log"
     device = build_log(path, 0)
     persisted = device.anchor.copy()  # what the broker stored at the last signed record
@@ -285,7 +287,32 @@ def test_restart_after_a_crash_links_back_to_the_last_checkpoint(tmp_path: Path)
     asyncio.run(main())
     report = verify_file(path)
     assert report.ok, report.summary()
-    assert any("not sealed by a checkpoint" in note for note in report.notes)
+    assert (report.entries, report.segments) == (1510, 1)
+    assert not any("not sealed by a checkpoint" in note for note in report.notes)
+
+
+def test_restart_on_a_file_cut_back_past_the_stored_checkpoint_is_detected(
+    tmp_path: Path,
+) -> None:
+    """A tail cut back to before the last signed record the device stored is not continued:
+    the new segment links to that record, which is gone, and the verifier says so."""
+    path = tmp_path / "audit.log"
+    device = build_log(path, 1500)  # checkpoints at 1000 and at the close
+    stored = device.anchor.copy()
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:1200]))  # the last checkpoint and 300 lines removed
+
+    async def main() -> None:
+        restarted = FileDevice(
+            "file/", {"file_path": str(path)}, SecretBytes(random_bytes(32)), stored.copy()
+        )
+        await restarted.open()
+        await write_entries(restarted, 10)
+
+    asyncio.run(main())
+    report = verify_file(path)
+    assert not report.ok
+    assert report.line == 1201 and "segment start links neither" in report.reason
 
 
 def test_cli_search_filters_by_path_accessor_and_time(small_log: tuple[Path, FileDevice]) -> None:

@@ -103,7 +103,7 @@ def test_scheduled_rotation_runs_from_the_due_index() -> None:
         current = record.version_with("AWSCURRENT")
         assert current is not None and current.version_id != first
         assert record.versions[first].stages == ["AWSPREVIOUS"]
-        value = await backend.secrets.value("db", current.version_id)
+        value = await backend.secrets.value(record, current.version_id)
         assert value is not None and value.string is not None
         assert '"username":"app"' in value.string and "initial" not in value.string
         # The next rotation is scheduled two days on, inside its window.
@@ -137,3 +137,47 @@ def test_every_path_matches_exactly_one_declared_route() -> None:
             assert len(matches) == 1, (sample, matches)
         for path in backend.declared_paths:
             assert path.synopsis and all(f.description for f in path.fields.values()), path
+
+
+def test_started_rotation_whose_task_died_is_resumed_from_the_due_index() -> None:
+    """RotateSecret answers at once; if its background task never finishes (the process died),
+    the due index resumes the same version once ``RESUME_AFTER`` has passed."""
+
+    async def scenario() -> None:
+        from hush.engines.awssm.rotation import RESUME_AFTER
+
+        backend = _backend()
+        now = 1_800_000_000.0
+        backend.clock = lambda: now
+        body = {"Name": "r", "SecretString": "initial"}
+        first = (await _call(backend, Operation.CREATE, "secrets/r", "CreateSecret", body))[
+            "VersionId"
+        ]
+        started = await _call(
+            backend, Operation.UPDATE, "secrets/r", "RotateSecret", {"SecretId": "r"}
+        )
+        version = started["VersionId"]
+        await backend.rotation.stop()  # the task is gone before it ran: as if the node died
+        record = await backend.secrets.get("r")
+        assert record is not None and record.version_with("AWSCURRENT").version_id == first
+        again = {"SecretId": "r"}
+        try:
+            await _call(backend, Operation.UPDATE, "secrets/r", "RotateSecret", again)
+        except Exception as exc:
+            assert getattr(exc, "aws_type", "") == "InvalidRequestException"
+            assert "previous rotation isn't complete" in str(exc)
+        else:
+            raise AssertionError("a second RotateSecret while one is started must be refused")
+        await backend.periodic(now + RESUME_AFTER - 1)
+        record = await backend.secrets.get("r")
+        assert record is not None and record.version_with("AWSCURRENT").version_id == first
+        await backend.periodic(now + RESUME_AFTER + 1)
+        record = await backend.secrets.get("r")
+        assert record is not None
+        current = record.version_with("AWSCURRENT")
+        assert current is not None and current.version_id == version
+        assert record.rotation.pending_version == ""
+        value = await backend.secrets.value(record, version)
+        assert value is not None and value.string not in (None, "initial")
+
+    asyncio.run(scenario())

@@ -301,8 +301,9 @@ def test_misspelt_top_level_key_suggests_the_right_one() -> None:
         (f"{MINIMAL}ui = 3\n", 5, '"ui" at line 5 must be true or false, not 3'),
         (f'{MINIMAL}api_addr = "hush:8200"\n', 5, '"api_addr" at line 5 must be a full URL'),
         (f"{MINIMAL}cluster_name = 7\n", 5, '"cluster_name" at line 5 must be a string'),
-        (f"{MINIMAL}workers = 0\n", 5, '"workers" at line 5 must be a number of processes'),
-        (f'{MINIMAL}workers = "many"\n', 5, "must be a number of processes from 1 to 256"),
+        (f"{MINIMAL}workers = -1\n", 5, '"workers" at line 5 must be a number of processes'),
+        (f"{MINIMAL}workers = 257\n", 5, '"workers" at line 5 must be a number of processes'),
+        (f'{MINIMAL}workers = "many"\n', 5, "must be a number of processes from 0 (one per core)"),
         (f"{MINIMAL}cluster_name = var.name\n", 5, "expressions and variables are not supported"),
         (f'{MINIMAL}cluster_name = upper("x")\n', 5, "must be a literal value"),
         (f'{MINIMAL}api_addr = ["https://a"]\n', 5, "must be a string, number or boolean"),
@@ -437,5 +438,6 @@ def test_any_unknown_top_level_key_is_an_error_at_its_line(name: str, blank_line
 
 
 def test_workers_is_read_and_defaults_to_unset() -> None:
-    assert parse_config(MINIMAL).workers == 0
+    assert parse_config(MINIMAL).workers is None
     assert parse_config(f"{MINIMAL}workers = 4\n").workers == 4
+    assert parse_config(f"{MINIMAL}workers = 0\n").workers == 0  # one per core

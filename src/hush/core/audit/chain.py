@@ -4,11 +4,13 @@ Every line a chained device writes carries ``"hush_chain": {"seq": N, "prev": H}
 is the hex SHA-256 of the previous line's exact bytes (prefix and newline included). Two records
 of Hush's own sit in the chain beside Vault's ``request``/``response`` entries:
 
-* ``device_start`` opens a segment (a new file, or a file whose last line is not where the chain
-  left off). It names the chain id and the device's Ed25519 public key, and its ``prev`` links to
-  the last persisted checkpoint (empty for a new chain).
-* ``checkpoint`` is written on seal, before a reopen and every 1000 entries; its signature lets a
-  verifier holding the public key tell the chain was written by the device, not recomputed.
+* ``device_start`` opens a segment (a new file, or a file whose tail does not provably
+  continue the chain; the worker processes of one node share one chain, see
+  :mod:`hush.core.audit.shared_file`). It names the chain id and the device's Ed25519 public
+  key, and its ``prev`` links to the chain's last known line (empty for a new chain).
+* ``checkpoint`` is written on seal, before a reopen and every 1000 lines of the file; its
+  signature lets a verifier holding the public key tell the chain was written by the device, not
+  recomputed.
 
 Both are signed over :func:`signed_message`, which covers every field of the record except the
 signature itself, so no byte of them can change unnoticed.

@@ -15,9 +15,11 @@ from __future__ import annotations
 import abc
 import contextlib
 import errno
+import fcntl
+import itertools
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from hush.core.audit.chain import (
@@ -30,6 +32,7 @@ from hush.core.audit.chain import (
 )
 from hush.core.audit.entry import format_time, to_json_bytes, to_jsonx
 from hush.core.audit.hashing import Hasher, shape_entry
+from hush.core.audit.shared_file import Link, lines_backwards, pread_fd, read_link, resume_point
 from hush.crypto import SecretBytes
 
 __all__ = [
@@ -160,10 +163,6 @@ class AuditDevice(abc.ABC):
         return False
 
 
-_READ_CHUNK = 65536
-_MAX_TAIL = 64 * 1024 * 1024  # a last line longer than this is not read back: new segment
-
-
 def _parse_mode(raw: str) -> int:
     if not raw or len(raw) > 4 or any(ch not in "01234567" for ch in raw):
         raise AuditDeviceError('option "mode" must be an octal file mode such as "0600"')
@@ -177,44 +176,18 @@ def _parse_mode(raw: str) -> int:
     return mode
 
 
-def _last_line(path: str, opened: os.stat_result) -> bytes | None:
-    """The last line of the file just opened (newline included if present); None if none."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if (info.st_dev, info.st_ino) != (opened.st_dev, opened.st_ino) or not info.st_size:
-            return None
-        size = pos = info.st_size
-        parts: list[bytes] = []
-        while pos > 0:
-            step = min(_READ_CHUNK, pos)
-            pos -= step
-            chunk = os.pread(fd, step, pos)
-            # The file's final newline ends the last line; the one before it starts it.
-            cut = chunk.rfind(b"\n", 0, len(chunk) - 1 if pos + step == size else len(chunk))
-            if cut >= 0:
-                parts.append(chunk[cut + 1 :])
-                break
-            parts.append(chunk)
-            if size - pos > _MAX_TAIL:
-                return None
-        return b"".join(reversed(parts))
-    finally:
-        os.close(fd)
-
-
 class FileDevice(AuditDevice):
     """Appends one hash-chained line per entry to a file (or ``stdout``; ``discard`` drops them).
 
     The file is opened ``O_APPEND|O_CREAT`` with ``mode`` and each line is a single
-    ``os.write``. When the file's last line is where the chain left off, the chain continues;
-    otherwise (new or rotated file, crash) a signed ``device_start`` record opens a new segment
-    that links to the chain's last known line. ``anchor`` is the chain state at the last signed
-    record (segment start or checkpoint), the state worth persisting; ``needs_persist`` says it
-    moved since the broker last stored it.
+    ``os.write``, made under an exclusive ``flock`` so that the worker processes of one node
+    (each with its own device on the same file) write one chain: a worker that finds the file
+    longer than it left it links its line to the last line another worker wrote (see
+    :mod:`hush.core.audit.shared_file`). When the file's tail provably continues the chain, the
+    chain continues; otherwise (new or rotated file, crash) a signed ``device_start`` record opens
+    a new segment that links to the chain's last known line. ``anchor`` is the chain state at the
+    last signed record this device wrote (segment start or checkpoint), the state worth
+    persisting; ``needs_persist`` says it moved since the broker last stored it.
     """
 
     type_name = "file"
@@ -242,8 +215,11 @@ class FileDevice(AuditDevice):
         self.mode = _parse_mode(options.get("mode") or "0600")
         self._chain = chain
         self._fd: int | None = None
-        self._checkpoint_seq = -2  # unknown at start: the first checkpoint() always writes
-        self._since_checkpoint = 0
+        # Shared (locked, read back) only for a regular file we can read: see _open.
+        self._shared = False
+        self._offset: int | None = None  # file size after this device's last write
+        self._tail_kind = ""  # type of the file's last line as far as this device knows
+        self._checkpoint_base = chain.seq  # seq of the last signed record seen
         self.anchor = chain.copy()
         self.needs_persist = False
 
@@ -254,15 +230,31 @@ class FileDevice(AuditDevice):
 
     @property
     def checkpoint_due(self) -> bool:
-        """Whether :data:`CHECKPOINT_EVERY` entries were written since the last checkpoint."""
-        return self._since_checkpoint >= CHECKPOINT_EVERY
+        """Whether :data:`CHECKPOINT_EVERY` lines were written since the last signed record."""
+        return self._chain.seq - self._checkpoint_base >= CHECKPOINT_EVERY
 
     async def open(self) -> None:
-        """Open the file, continuing the chain or starting a new segment."""
-        self.closed = False
-        self._open()
+        """Open the file, continuing the chain or starting a new segment.
 
-    def _open(self) -> None:
+        A tail cut back to before the device's last stored signed record is never continued.
+        """
+        self.closed = False
+        self._open(strict=True)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the exclusive ``flock`` of a shared file (a no-op for stdout and devices)."""
+        if not self._shared or self._fd is None:
+            yield
+            return
+        fd = self._fd
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _open(self, *, strict: bool) -> None:
         self._drop()
         if self.file_path == "discard":
             return
@@ -270,31 +262,86 @@ class FileDevice(AuditDevice):
             self._fd = 1
             self._write_signed(DEVICE_START)
             return
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        fd = os.open(self.file_path, flags, self.mode or 0o600)
+        flags = os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        try:
+            fd = os.open(self.file_path, flags | os.O_RDWR, self.mode or 0o600)
+            readable = True
+        except PermissionError:  # a mode without owner read: write-only, not shareable
+            fd = os.open(self.file_path, flags | os.O_WRONLY, self.mode or 0o600)
+            readable = False
         self._fd = fd
         try:
             info = os.fstat(fd)
             # Only regular files: never re-mode device files (/dev/full) or shared targets.
             if self.mode and stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) != self.mode:
                 os.fchmod(fd, self.mode)
-            tail = _last_line(self.file_path, info) if stat.S_ISREG(info.st_mode) else None
-            intact = tail is not None and tail.endswith(b"\n") and self._chain.seq >= 0
-            if intact and tail is not None and line_hash(tail) == self._chain.last_hash:
-                return  # the file ends where the chain left off: continue it
-            if tail and not tail.endswith(b"\n"):
-                self._write(b"\n")  # end a torn line so the next record starts on its own
-            self._write_signed(DEVICE_START)
+            self._shared = readable and stat.S_ISREG(info.st_mode)
+            if not self._shared:
+                self._write_signed(DEVICE_START)
+                return
+            with self._locked():
+                self._resume(strict=strict)
         except OSError:
             self._drop()
             raise
 
+    def _resume(self, *, strict: bool) -> None:
+        """Under the lock: continue the file's chain if its tail extends ours, else a segment."""
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        lines = lines_backwards(pread_fd(self._fd), 0, size)
+        tail = next(lines, None)
+        if tail is not None and not tail.endswith(b"\n"):
+            self._append(b"\n", size)  # end a torn line so the next record starts on its own
+        elif tail is not None:
+            if self._chain.seq >= 0 and line_hash(tail) == self._chain.last_hash:
+                self._adopt(read_link(tail, self.prefix.encode()), size)
+                return  # the file ends where the chain left off: continue it
+            found = resume_point(
+                itertools.chain([tail], lines),
+                self.prefix.encode(),
+                self._chain.chain_id,
+                self._chain.public_key,
+                self.anchor.seq if strict else None,
+            )
+            if found is not None:
+                self._adopt(found, size)  # another worker of this node is writing the chain
+                return
+        self._write_signed(DEVICE_START)
+
+    def _adopt(self, link: Link | None, size: int) -> None:
+        """Take ``link`` (the file's last line, ending at ``size``) as the chain's position."""
+        if link is not None:
+            self._chain.seq, self._chain.last_hash = link.seq, link.digest
+            self._tail_kind = link.kind
+            if link.kind in (CHECKPOINT, DEVICE_START):
+                self._checkpoint_base = link.seq
+        self._offset = size
+
+    def _catch_up(self) -> None:
+        """Under the lock: link to what other workers appended since this device's last write."""
+        if not self._shared or self._fd is None:
+            return
+        size = os.fstat(self._fd).st_size
+        if size == self._offset:
+            return
+        if self._offset is not None and size > self._offset:
+            lines = lines_backwards(pread_fd(self._fd), self._offset, size)
+            link = read_link(next(lines, b""), self.prefix.encode())
+            if link is not None:
+                self._adopt(link, size)
+                return
+        # Truncated, torn, or not a chained line: start a segment from what we know.
+        self._resume(strict=False)
+
     def _drop(self) -> None:
         fd, self._fd = self._fd, None
+        self._offset = None
         if fd is not None and fd > 2:
             os.close(fd)
 
-    def _write(self, line: bytes) -> None:
+    def _append(self, line: bytes, size: int | None = None) -> None:
+        """Write ``line``; ``size`` is the file's size just before (known under the lock)."""
         assert self._fd is not None
         written = os.write(self._fd, line)
         if written != len(line):
@@ -302,23 +349,32 @@ class FileDevice(AuditDevice):
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
             raise OSError(errno.ENOSPC, "short write to the audit file")
+        if self._shared:
+            base = size if size is not None else self._offset
+            self._offset = None if base is None else base + written
 
     def _write_signed(self, kind: str) -> None:
         line = self.render(chain_record(kind, format_time(), self._chain))
-        self._write(line)
+        self._append(line, self._current_size())
         self._chain.advance(line)
+        self._tail_kind = kind
+        self._checkpoint_base = self._chain.seq
         self.anchor = self._chain.copy()
         self.needs_persist = True
-        if kind == CHECKPOINT:
-            self._checkpoint_seq = self._chain.seq
-            self._since_checkpoint = 0
+
+    def _current_size(self) -> int | None:
+        if not self._shared or self._fd is None:
+            return None
+        return os.fstat(self._fd).st_size
 
     async def write(self, line: bytes) -> None:
         """Append exact bytes, outside the chain (use :meth:`log` for entries)."""
         self.check_open()
         if self._fd is None:
-            self._open()
-        self._write(line)
+            self._open(strict=False)
+        with self._locked():
+            self._append(line, self._current_size())
+        self._offset = None  # not a chained line: the next append reads the tail again
 
     async def log(self, entry: Mapping[str, Any]) -> None:
         """Append one entry as the next link of the chain; reopens first after a failure."""
@@ -327,21 +383,27 @@ class FileDevice(AuditDevice):
             return
         try:
             if self._fd is None:
-                self._open()
-            line = self.render({**entry, "hush_chain": self._chain.next_link()})
-            self._write(line)
+                self._open(strict=False)
+            with self._locked():
+                self._catch_up()
+                line = self.render({**entry, "hush_chain": self._chain.next_link()})
+                self._append(line, self._offset)
+                self._chain.advance(line)
+                self._tail_kind = str(entry.get("type", ""))
         except OSError:
             self._drop()
             raise
-        self._chain.advance(line)
-        self._since_checkpoint += 1
 
     def checkpoint(self) -> bool:
-        """Write a signed checkpoint if anything was written since the last one."""
-        if self._fd is None or self._chain.seq == self._checkpoint_seq:
+        """Write a signed checkpoint unless the file's last line already is one."""
+        if self._fd is None:
             return False
         try:
-            self._write_signed(CHECKPOINT)
+            with self._locked():
+                self._catch_up()
+                if self._tail_kind == CHECKPOINT:
+                    return False
+                self._write_signed(CHECKPOINT)
         except OSError:
             self._drop()
             raise
@@ -352,7 +414,7 @@ class FileDevice(AuditDevice):
         with contextlib.suppress(OSError):
             self.checkpoint()
         self.closed = False
-        self._open()
+        self._open(strict=False)
 
     async def close(self) -> None:
         """Close the file for good (the broker writes the final checkpoint first)."""

@@ -37,13 +37,24 @@ _JSONX_HEAD = (
 ).encode()
 
 
+# Whole seconds already formatted (the current one, and tokens' issue times): entries of the same
+# second reuse the text, so strftime/gmtime run about once a second instead of several times per
+# request. Bounded: emptied when it grows past _SECONDS_KEPT.
+_seconds: dict[int, str] = {}
+_SECONDS_KEPT = 256
+
+
 def format_time(ns: int | None = None) -> str:
     """A UTC time as Go's RFC3339Nano prints it (``2024-05-01T10:00:00.123456789Z``, zeros cut)."""
     stamp = time.time_ns() if ns is None else ns
     seconds, fraction = divmod(stamp, 1_000_000_000)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    text = _seconds.get(seconds)
+    if text is None:
+        if len(_seconds) >= _SECONDS_KEPT:
+            _seconds.clear()
+        text = _seconds[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
     if fraction:
-        text += "." + f"{fraction:09d}".rstrip("0")
+        return f"{text}.{fraction:09d}".rstrip("0") + "Z"
     return text + "Z"
 
 

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from hush.barrier.view import LogicalStorage
 from hush.core.expiration.entry import LeaseEntry, index_name
-from hush.storage.base import DueEntry, InvalidKeyError, TxnOp
+from hush.storage.base import DueEntry, InvalidKeyError, TxnOp, walk_keys
 
 __all__ = ["DUE_PREFIX", "DueIndex", "LeaseStore", "valid_lease_id"]
 
@@ -149,14 +149,8 @@ class LeaseStore:
 
     async def walk(self, prefix: str) -> AsyncIterator[str]:
         """Every lease id under the folder ``prefix``, depth first, one folder at a time."""
-        pending = [prefix]
-        while pending:
-            folder = pending.pop()
-            for child in await self.list(folder):
-                if child.endswith("/"):
-                    pending.append(folder + child)
-                else:
-                    yield folder + child
+        async for lease_id in walk_keys(self.list, prefix):
+            yield lease_id
 
     async def for_token(self, token_hash: str) -> builtins.list[str]:
         """Lease ids issued to (or standing for) the token stored under ``token_hash``."""

@@ -16,7 +16,6 @@ database that comes back after a long outage still gets its users dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING
 from hush.core.errors import Sealed
 from hush.core.expiration.entry import LeaseEntry, LeaseKind
 from hush.core.expiration.manager import ExpirationManager, RevocationFailed, describe_failure
+from hush.core.loop_task import LoopTask
 
 if TYPE_CHECKING:
     from hush.core.metrics import Metrics
@@ -47,7 +47,7 @@ class ExpiryWorker:
         self._manager = manager
         self._tokens = tokens
         self._metrics = metrics
-        self._task: asyncio.Task[None] | None = None
+        self._task = LoopTask(self._loop)
         # Revocations under way (they outlive a pass) and how many of them each mount holds.
         self._in_flight: set[asyncio.Task[None]] = set()
         self._mount_slots: dict[str, asyncio.Semaphore] = {}
@@ -240,16 +240,11 @@ class ExpiryWorker:
 
     def start(self) -> None:
         """Begin expiring (on unseal); the first pass only claims what is already due."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._task.start()
 
     async def stop(self) -> None:
         """Stop expiring (on seal) and wait for the current pass to cancel."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._task.stop()
         # Revocations cut short come due again after the claim's hold.
         for pending in list(self._in_flight):
             pending.cancel()

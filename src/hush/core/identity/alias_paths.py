@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 from hush.core.errors import InvalidRequest
 from hush.core.identity.model import Entity, EntityAlias
@@ -169,11 +168,7 @@ def alias_paths(service: IdentityService) -> list[Path]:
 
     async def list_ids(request: Request, fields: FieldData) -> Response | None:
         """List alias ids with their names and mounts in ``key_info``."""
-        info: dict[str, Any] = {}
-        for alias_id in await store.ids(EntityAlias):
-            alias = await store.get(EntityAlias, alias_id)
-            if alias is not None:
-                info[alias.id] = service.list_info(service.describe_alias(alias))
+        info = await service.alias_key_info(EntityAlias, service.describe_alias)
         return Response(data={"keys": sorted(info), "key_info": info}) if info else None
 
     id_field = {"id": Field(FieldType.STRING, "ID of the alias.", required=True)}

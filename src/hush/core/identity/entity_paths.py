@@ -8,7 +8,12 @@ from typing import Any
 
 from hush.core.errors import InvalidRequest
 from hush.core.identity.model import Entity, EntityAlias, Group
-from hush.core.identity.service import IdentityService, identity_policies
+from hush.core.identity.named_paths import (
+    NamedKind,
+    named_record_paths,
+    update_name_and_policies,
+)
+from hush.core.identity.service import IdentityService
 from hush.core.identity.store import valid_id
 from hush.core.request import Request, Response
 from hush.core.system.common import ops
@@ -53,28 +58,12 @@ def entity_paths(service: IdentityService) -> list[Path]:
     """The entity endpoints."""
     store = service.store
 
-    async def _write(fields: FieldData, entity: Entity | None, name: str) -> Response | None:
-        if name and "/" in name:
-            raise InvalidRequest("entity name must not contain '/'")
-        if name:
-            by_name = await store.get_indexed(Entity, store.entity_name_key(name))
-            if by_name is not None:
-                if entity is None:
-                    entity = by_name
-                elif by_name.id != entity.id:
-                    raise InvalidRequest("entity name is already in use")
+    async def save(fields: FieldData, entity: Entity | None, name: str) -> Response | None:
         created = entity is None
         if entity is None:
             entity_id = str(uuid.uuid4())
             entity = Entity(id=entity_id, name=name or f"entity_{entity_id[:8]}")
-        ops_: list[TxnOp] = []
-        if name and name != entity.name:
-            ops_.append(store.unindex(store.entity_name_key(entity.name)))
-            entity.name = name
-        if fields.has("policies"):
-            entity.policies = identity_policies(fields.strings("policies"))
-        if fields.has("metadata"):
-            entity.metadata = {str(k): str(v) for k, v in fields.mapping("metadata").items()}
+        ops_ = update_name_and_policies(store, store.entity_name_key, entity, fields, name)
         if fields.has("disabled"):
             entity.disabled = fields.boolean("disabled")
         entity.last_update_time = time.time()
@@ -84,78 +73,17 @@ def entity_paths(service: IdentityService) -> list[Path]:
             return None
         return Response(data={"id": entity.id, "name": entity.name, "aliases": None})
 
-    async def _by_id(entity_id: str) -> Entity:
-        entity = await store.get(Entity, entity_id)
-        if entity is None:
-            raise InvalidRequest("entity not found from id")
-        return entity
+    async def delete_ops(entity: Entity) -> list[TxnOp]:
+        return await delete_entity_ops(service, entity)
 
-    async def create_or_update(request: Request, fields: FieldData) -> Response | None:
-        """Create an entity, or update the one named by ``id`` or ``name``."""
-        async with store.lock:
-            entity_id = fields.string("id")
-            entity = await _by_id(entity_id) if entity_id else None
-            return await _write(fields, entity, fields.string("name"))
-
-    async def update_by_id(request: Request, fields: FieldData) -> Response | None:
-        """Update an entity by id."""
-        async with store.lock:
-            return await _write(fields, await _by_id(fields.string("id")), fields.string("name"))
-
-    async def update_by_name(request: Request, fields: FieldData) -> Response | None:
-        """Create or update an entity by name."""
-        async with store.lock:
-            return await _write(fields, None, fields.string("name"))
-
-    async def read_by_id(request: Request, fields: FieldData) -> Response | None:
-        """Read an entity by id."""
-        entity = await store.get(Entity, fields.string("id"))
-        return Response(data=await service.describe_entity(entity)) if entity else None
-
-    async def read_by_name(request: Request, fields: FieldData) -> Response | None:
-        """Read an entity by name."""
-        entity = await store.get_indexed(Entity, store.entity_name_key(fields.string("name")))
-        return Response(data=await service.describe_entity(entity)) if entity else None
-
-    async def _delete(entity: Entity | None) -> None:
-        if entity is not None:
-            await store.commit(await delete_entity_ops(service, entity))
-
-    async def delete_by_id(request: Request, fields: FieldData) -> None:
-        """Delete an entity, its aliases and memberships."""
-        async with store.lock:
-            await _delete(await store.get(Entity, fields.string("id")))
-
-    async def delete_by_name(request: Request, fields: FieldData) -> None:
-        """Delete an entity by name."""
-        async with store.lock:
-            key = store.entity_name_key(fields.string("name"))
-            await _delete(await store.get_indexed(Entity, key))
-
-    async def _all() -> list[Entity]:
-        found = [await store.get(Entity, i) for i in await store.ids(Entity)]
-        return [e for e in found if e is not None]
-
-    async def list_by_id(request: Request, fields: FieldData) -> Response | None:
-        """List entity ids, with names and aliases in ``key_info``."""
-        entities = await _all()
-        if not entities:
-            return None
-        info: dict[str, Any] = {}
-        for entity in entities:
-            aliases = await store.aliases_of(entity.id)
-            info[entity.id] = {"name": entity.name}
-            if aliases:
-                info[entity.id]["aliases"] = [
-                    {"id": a.id, "name": a.name, "mount_accessor": a.mount_accessor}
-                    for a in aliases
-                ]
-        return Response(data={"keys": sorted(info), "key_info": info})
-
-    async def list_by_name(request: Request, fields: FieldData) -> Response | None:
-        """List entity names."""
-        names = sorted(e.name for e in await _all())
-        return Response(data={"keys": names}) if names else None
+    async def key_info(entity: Entity) -> dict[str, Any]:
+        info: dict[str, Any] = {"name": entity.name}
+        aliases = await store.aliases_of(entity.id)
+        if aliases:
+            info["aliases"] = [
+                {"id": a.id, "name": a.name, "mount_accessor": a.mount_accessor} for a in aliases
+            ]
+        return info
 
     async def batch_delete(request: Request, fields: FieldData) -> None:
         """Delete many entities at once (unknown ids are skipped)."""
@@ -164,36 +92,31 @@ def entity_paths(service: IdentityService) -> list[Path]:
             raise InvalidRequest("missing entity_ids")
         async with store.lock:
             for entity_id in ids:
-                await _delete(await store.get(Entity, entity_id) if valid_id(entity_id) else None)
+                entity = await store.get(Entity, entity_id) if valid_id(entity_id) else None
+                if entity is not None:
+                    await store.commit(await delete_entity_ops(service, entity))
 
     async def merge(request: Request, fields: FieldData) -> None:
         """Merge entities into ``to_entity_id``: aliases, policies and memberships move."""
         async with store.lock:
             await _merge(service, fields)
 
-    id_field = {"id": Field(FieldType.STRING, "ID of the entity.", required=True)}
-    name_field = {"name": Field(FieldType.STRING, "Name of the entity.", required=True)}
+    kind = NamedKind(
+        kind="entity",
+        plural="entities",
+        article="an",
+        record=Entity,
+        fields=_ENTITY_FIELDS,
+        name_key=store.entity_name_key,
+        save=save,
+        delete_ops=delete_ops,
+        describe=service.describe_entity,
+        key_info=key_info,
+        delete_summary="Delete an entity, its aliases and memberships.",
+        list_summary="List entity ids, with names and aliases in ``key_info``.",
+    )
     return [
-        Path(
-            "entity/?",
-            "Create an entity, or update one by id or name.",
-            ops(update=create_or_update),
-            fields=_ENTITY_FIELDS,
-        ),
-        Path("entity/id/?", "List entities by id.", ops(list=list_by_id)),
-        Path(
-            "entity/id/(?P<id>[^/]+)",
-            "Read, update or delete an entity by id.",
-            ops(read=read_by_id, update=update_by_id, delete=delete_by_id),
-            fields={**_ENTITY_FIELDS, **id_field},
-        ),
-        Path("entity/name/?", "List entity names.", ops(list=list_by_name)),
-        Path(
-            "entity/name/(?P<name>[^/]+)",
-            "Create, read, update or delete an entity by name.",
-            ops(read=read_by_name, update=update_by_name, delete=delete_by_name),
-            fields={**_ENTITY_FIELDS, **name_field},
-        ),
+        *named_record_paths(service, kind),
         Path(
             "entity/batch-delete",
             "Delete many entities.",

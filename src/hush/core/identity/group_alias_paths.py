@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 from hush.core.errors import InvalidRequest
 from hush.core.identity.model import Group, GroupAlias
@@ -108,11 +107,7 @@ def group_alias_paths(service: IdentityService) -> list[Path]:
 
     async def list_ids(request: Request, fields: FieldData) -> Response | None:
         """List group alias ids."""
-        info: dict[str, Any] = {}
-        for alias_id in await store.ids(GroupAlias):
-            alias = await store.get(GroupAlias, alias_id)
-            if alias is not None:
-                info[alias.id] = service.list_info(service.describe_group_alias(alias))
+        info = await service.alias_key_info(GroupAlias, service.describe_group_alias)
         return Response(data={"keys": sorted(info), "key_info": info}) if info else None
 
     id_field = {"id": Field(FieldType.STRING, "ID of the group alias.", required=True)}

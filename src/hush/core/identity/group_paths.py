@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from hush.core.errors import InvalidRequest
 from hush.core.identity.model import GROUP_TYPES, Entity, Group, GroupAlias
-from hush.core.identity.service import IdentityService, identity_policies
+from hush.core.identity.named_paths import NamedKind, named_record_paths, update_name_and_policies
+from hush.core.identity.service import IdentityService
 from hush.core.identity.store import IdentityStore
-from hush.core.request import Request, Response
-from hush.core.system.common import ops
+from hush.core.request import Response
 from hush.framework.fields import Field, FieldData, FieldType
 from hush.framework.path import Path
 from hush.storage.base import TxnOp
@@ -74,16 +75,7 @@ def group_paths(service: IdentityService) -> list[Path]:
     """The group endpoints."""
     store = service.store
 
-    async def _write(fields: FieldData, group: Group | None, name: str) -> Response | None:
-        if name and "/" in name:
-            raise InvalidRequest("group name must not contain '/'")
-        if name:
-            by_name = await store.get_indexed(Group, store.group_name_key(name))
-            if by_name is not None:
-                if group is None:
-                    group = by_name
-                elif by_name.id != group.id:
-                    raise InvalidRequest("group name is already in use")
+    async def save(fields: FieldData, group: Group | None, name: str) -> Response | None:
         created = group is None
         if group is None:
             group_id = str(uuid.uuid4())
@@ -101,14 +93,7 @@ def group_paths(service: IdentityService) -> list[Path]:
             member_group_ids=list(group.member_group_ids),
         )
         await _check_members(store, group, fields)
-        ops_: list[TxnOp] = []
-        if name and name != group.name:
-            ops_.append(store.unindex(store.group_name_key(group.name)))
-            group.name = name
-        if fields.has("policies"):
-            group.policies = identity_policies(fields.strings("policies"))
-        if fields.has("metadata"):
-            group.metadata = {str(k): str(v) for k, v in fields.mapping("metadata").items()}
+        ops_ = update_name_and_policies(store, store.group_name_key, group, fields, name)
         if group.type == "internal":
             if fields.has("member_entity_ids"):
                 group.member_entity_ids = list(dict.fromkeys(fields.strings("member_entity_ids")))
@@ -124,42 +109,7 @@ def group_paths(service: IdentityService) -> list[Path]:
         await store.commit(ops_)
         return Response(data={"id": group.id, "name": group.name}) if created else None
 
-    async def _by_id(group_id: str) -> Group:
-        group = await store.get(Group, group_id)
-        if group is None:
-            raise InvalidRequest("group not found from id")
-        return group
-
-    async def create_or_update(request: Request, fields: FieldData) -> Response | None:
-        """Create a group, or update the one named by ``id`` or ``name``."""
-        async with store.lock:
-            group_id = fields.string("id")
-            group = await _by_id(group_id) if group_id else None
-            return await _write(fields, group, fields.string("name"))
-
-    async def update_by_id(request: Request, fields: FieldData) -> Response | None:
-        """Update a group by id."""
-        async with store.lock:
-            return await _write(fields, await _by_id(fields.string("id")), fields.string("name"))
-
-    async def update_by_name(request: Request, fields: FieldData) -> Response | None:
-        """Create or update a group by name."""
-        async with store.lock:
-            return await _write(fields, None, fields.string("name"))
-
-    async def read_by_id(request: Request, fields: FieldData) -> Response | None:
-        """Read a group by id."""
-        group = await store.get(Group, fields.string("id"))
-        return Response(data=await service.describe_group(group)) if group else None
-
-    async def read_by_name(request: Request, fields: FieldData) -> Response | None:
-        """Read a group by name."""
-        group = await store.get_indexed(Group, store.group_name_key(fields.string("name")))
-        return Response(data=await service.describe_group(group)) if group else None
-
-    async def _delete(group: Group | None) -> None:
-        if group is None:
-            return
+    async def delete_ops(group: Group) -> list[TxnOp]:
         ops_ = [
             store.delete(group),
             store.unindex(store.group_name_key(group.name)),
@@ -178,65 +128,27 @@ def group_paths(service: IdentityService) -> list[Path]:
                 store.delete(alias),
                 store.unindex(store.group_alias_factor_key(alias.mount_accessor, alias.name)),
             ]
-        await store.commit(ops_)
+        return ops_
 
-    async def delete_by_id(request: Request, fields: FieldData) -> None:
-        """Delete a group (its members stay)."""
-        async with store.lock:
-            await _delete(await store.get(Group, fields.string("id")))
-
-    async def delete_by_name(request: Request, fields: FieldData) -> None:
-        """Delete a group by name."""
-        async with store.lock:
-            await _delete(
-                await store.get_indexed(Group, store.group_name_key(fields.string("name")))
-            )
-
-    async def _all() -> list[Group]:
-        found = [await store.get(Group, i) for i in await store.ids(Group)]
-        return [g for g in found if g is not None]
-
-    async def list_by_id(request: Request, fields: FieldData) -> Response | None:
-        """List group ids, with names in ``key_info``."""
-        groups = await _all()
-        if not groups:
-            return None
-        info = {
-            g.id: {
-                "name": g.name,
-                "num_member_entities": len(g.member_entity_ids),
-                "num_parent_groups": len(await store.parents_of(g.id)),
-            }
-            for g in groups
+    async def key_info(group: Group) -> dict[str, Any]:
+        return {
+            "name": group.name,
+            "num_member_entities": len(group.member_entity_ids),
+            "num_parent_groups": len(await store.parents_of(group.id)),
         }
-        return Response(data={"keys": sorted(info), "key_info": info})
 
-    async def list_by_name(request: Request, fields: FieldData) -> Response | None:
-        """List group names."""
-        names = sorted(g.name for g in await _all())
-        return Response(data={"keys": names}) if names else None
-
-    id_field = {"id": Field(FieldType.STRING, "ID of the group.", required=True)}
-    name_field = {"name": Field(FieldType.STRING, "Name of the group.", required=True)}
-    return [
-        Path(
-            "group/?",
-            "Create a group, or update one by id or name.",
-            ops(update=create_or_update),
-            fields=_GROUP_FIELDS,
-        ),
-        Path("group/id/?", "List groups by id.", ops(list=list_by_id)),
-        Path(
-            "group/id/(?P<id>[^/]+)",
-            "Read, update or delete a group by id.",
-            ops(read=read_by_id, update=update_by_id, delete=delete_by_id),
-            fields={**_GROUP_FIELDS, **id_field},
-        ),
-        Path("group/name/?", "List group names.", ops(list=list_by_name)),
-        Path(
-            "group/name/(?P<name>[^/]+)",
-            "Create, read, update or delete a group by name.",
-            ops(read=read_by_name, update=update_by_name, delete=delete_by_name),
-            fields={**_GROUP_FIELDS, **name_field},
-        ),
-    ]
+    kind = NamedKind(
+        kind="group",
+        plural="groups",
+        article="a",
+        record=Group,
+        fields=_GROUP_FIELDS,
+        name_key=store.group_name_key,
+        save=save,
+        delete_ops=delete_ops,
+        describe=service.describe_group,
+        key_info=key_info,
+        delete_summary="Delete a group (its members stay).",
+        list_summary="List group ids, with names in ``key_info``.",
+    )
+    return named_record_paths(service, kind)

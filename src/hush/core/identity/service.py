@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from hush.core.acl import ROOT_POLICY, canonical_policy_name
 from hush.core.errors import InvalidRequest
@@ -14,6 +14,8 @@ from hush.core.mounts import MountEntry
 from hush.core.token_backend import rfc3339
 
 __all__ = ["IdentityService", "identity_policies"]
+
+_Alias = TypeVar("_Alias", EntityAlias, GroupAlias)
 
 _TOKEN_MOUNT = MountEntry(path="token/", type="token", uuid="token", accessor=TOKEN_MOUNT_ACCESSOR)
 
@@ -115,6 +117,17 @@ class IdentityService:
         keys = ("name", "canonical_id", "mount_accessor", "mount_path", "mount_type", "metadata")
         info = {k: described.get(k) for k in keys}
         info.update(custom_metadata=None, local=False)
+        return info
+
+    async def alias_key_info(
+        self, kind: type[_Alias], describe: Callable[[_Alias], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The ``key_info`` of a LIST of aliases of one kind: every alias by id."""
+        info: dict[str, Any] = {}
+        for alias_id in await self.store.ids(kind):
+            alias = await self.store.get(kind, alias_id)
+            if alias is not None:
+                info[alias.id] = self.list_info(describe(alias))
         return info
 
     async def describe_entity(self, entity: Entity) -> dict[str, Any]:

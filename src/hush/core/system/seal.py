@@ -61,6 +61,7 @@ def seal_paths(core: Core) -> list[Path]:
 
     async def read_init(request: Request, fields: FieldData) -> Response:
         """Whether the store has been initialised."""
+        await core.refresh_initialized()
         return Response(raw_body={"initialized": core.initialized})
 
     async def write_init(request: Request, fields: FieldData) -> Response:
@@ -95,6 +96,7 @@ def seal_paths(core: Core) -> list[Path]:
 
     async def read_seal_status(request: Request, fields: FieldData) -> Response:
         """Seal state and unseal progress."""
+        await core.refresh_initialized()
         return Response(raw_body=seal_status(core))
 
     async def write_unseal(request: Request, fields: FieldData) -> Response:
@@ -126,6 +128,7 @@ def seal_paths(core: Core) -> list[Path]:
                     f'invalid value for "{name}": a status code must be between '
                     f"{_MIN_STATUS} and {_MAX_STATUS}"
                 )
+        await core.refresh_initialized()
         body: dict[str, Any] = {
             "initialized": core.initialized,
             "sealed": core.sealed,

@@ -26,6 +26,7 @@ from hush.engines.awssm.errors import SerializationError
 from hush.engines.awssm.model import AWSCURRENT
 from hush.engines.awssm.rotation import RotationRunner
 from hush.engines.awssm.store import SecretStore
+from hush.engines.awssm.validate import text
 from hush.framework.backend import Backend, BackendContext
 from hush.framework.fields import Field, FieldData, FieldType
 from hush.framework.path import OperationSpec, Path
@@ -40,6 +41,7 @@ SecretHandler = Callable[[ActionEnv, str, str, Body], Awaitable[dict[str, Any]]]
 
 _WRITE: Final = frozenset({Operation.CREATE, Operation.UPDATE})
 _READ: Final = frozenset({Operation.READ})
+_NAMES_KEY: Final = frozenset({"CreateSecret", "UpdateSecret"})
 
 _FIELDS: Final = {
     "aws_action": Field(FieldType.STRING, "The Secrets Manager action (set by the AWS API)."),
@@ -56,7 +58,7 @@ class AwssmBackend(Backend):
 
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
-        self.secrets = SecretStore(self.storage)
+        self.secrets = SecretStore(self.storage, context.system)
         self.due = DueIndex(self.storage)
         self.account_id = str(context.options.get("account_id") or DEFAULT_ACCOUNT_ID)
         self.clock: Callable[[], float] = time.time
@@ -92,9 +94,11 @@ class AwssmBackend(Backend):
         if system is not None:
             await system.audit_event(self.context.mount_path, event, data, error)
 
-    def env(self, region: str = DEFAULT_REGION) -> ActionEnv:
+    def env(self, region: str = DEFAULT_REGION, kms_key: str | None = None) -> ActionEnv:
         """The surroundings of one action."""
-        return ActionEnv(self.secrets, region or DEFAULT_REGION, self.account_id, self.clock())
+        return ActionEnv(
+            self.secrets, region or DEFAULT_REGION, self.account_id, self.clock(), kms_key
+        )
 
     def paths(self) -> Sequence[Path]:
         """The logical endpoints the AWS front end maps actions onto."""
@@ -165,9 +169,18 @@ class AwssmBackend(Backend):
                 "the awssm engine is written through the Secrets Manager API (X-Amz-Target); "
                 "through the Vault API it is read-only"
             )
-        env = self.env(fields.string("aws_region"))
         name = fields.string("name")
         body = self._body(fields)
+        kms_key = None
+        if action in _NAMES_KEY:
+            # Resolved outside the lock: naming an AWS-managed alias may create its key (which
+            # takes the transit mount's lock, and storage locks do not nest).
+            reference = text(body, "KmsKeyId", max_len=2048)
+            if reference is not None:
+                kms_key = await self.secrets.cipher.key_id(reference)
+        elif action == "RotateSecret":
+            await self.rotation.refuse_if_started(name)
+        env = self.env(fields.string("aws_region"), kms_key)
         # Writes to one secret are serialised: each is a read-modify-write of its record.
         async with self.secrets.lock(name):
             if action == "CreateSecret":
@@ -219,7 +232,7 @@ class AwssmBackend(Backend):
             },
         }
         if version is not None:
-            value = await self.secrets.value(record.name, version.version_id)
+            value = await self.secrets.value(record, version.version_id)
             if value is not None:
                 data["version_id"] = version.version_id
                 data.update(
@@ -270,14 +283,18 @@ class AwssmBackend(Backend):
 
     # -- background --------------------------------------------------------------------------
 
+    async def cleanup(self) -> None:
+        """Stop this process's background rotations (their due entries resume them later)."""
+        await self.rotation.stop()
+
     async def periodic(self, now: float) -> None:
         """Purge secrets whose recovery window has passed; run due rotations."""
         for entry in await self.due.due(now):
+            if entry.kind != PURGE:
+                await self.rotation.run_due(entry, now)  # takes the secret's lock as it needs
+                continue
             async with self.secrets.lock(entry.name):
-                if entry.kind == PURGE:
-                    record = await self.secrets.get(entry.name)
-                    if record is not None and record.deleted and record.deleted_date <= now:
-                        await self.secrets.purge(record)
-                    await self.due.cancel(entry)
-                else:
-                    await self.rotation.run_due(entry, now)
+                record = await self.secrets.get(entry.name)
+                if record is not None and record.deleted and record.deleted_date <= now:
+                    await self.secrets.purge(record)
+                await self.due.cancel(entry)

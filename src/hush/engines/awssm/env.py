@@ -27,6 +27,9 @@ class ActionEnv:
     region: str
     account: str
     now: float
+    #: The transit KMS key id the request's ``KmsKeyId`` resolved to ("" = default key);
+    #: ``None`` when the request names no key. Resolved before the secret's lock is taken.
+    kms_key: str | None = None
 
     async def secret(
         self, secret_id: str, name: str, *, allow_deleted: bool = False
@@ -59,7 +62,7 @@ async def add_version(
     """
     version_id = token or str(uuid.uuid4())
     if version_id in record.versions:
-        existing = await env.store.value(record.name, version_id)
+        existing = await env.store.value(record, version_id)
         if value.same_as(existing):
             return version_id, False
         raise ResourceExists(

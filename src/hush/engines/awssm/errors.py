@@ -5,6 +5,8 @@ from __future__ import annotations
 from hush.core.errors import Conflict, InvalidRequest, NotFound
 
 __all__ = [
+    "DecryptionFailure",
+    "EncryptionFailure",
     "InvalidNextToken",
     "InvalidParameter",
     "InvalidRequestState",
@@ -29,6 +31,18 @@ class InvalidRequestState(InvalidRequest):
     """The call is not valid for the secret's current state (``InvalidRequestException``)."""
 
     aws_type = "InvalidRequestException"
+
+
+class EncryptionFailure(InvalidRequest):
+    """The secret's KMS key refuses to encrypt (``EncryptionFailure``)."""
+
+    aws_type = "EncryptionFailure"
+
+
+class DecryptionFailure(InvalidRequest):
+    """The KMS key a version was encrypted under cannot decrypt it now (``DecryptionFailure``)."""
+
+    aws_type = "DecryptionFailure"
 
 
 class InvalidNextToken(InvalidRequest):

@@ -74,6 +74,8 @@ class SecretRecord:
     last_changed: float
     description: str = ""
     kms_key_id: str = ""
+    #: The transit KMS key id ``kms_key_id`` resolved to ("" = the default key, barrier only).
+    kms_key: str = ""
     tags: list[dict[str, str]] = field(default_factory=list)
     versions: dict[str, VersionInfo] = field(default_factory=dict)
     deleted_date: float = 0.0

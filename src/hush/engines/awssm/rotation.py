@@ -7,52 +7,45 @@ becomes AWSPREVIOUS and stays readable) and drops AWSPENDING. A failing step lea
 where it was, records the failure on the secret (``rotation.failures``/``last_error``, shown by the
 Vault read of ``awssm/secrets/<name>``), logs it, and schedules a retry with exponential backoff.
 
+RotateSecret answers at once, as AWS does (its Lambda runs the steps afterwards): it records the
+version id it answers with (``rotation.pending_version``), puts a due entry :data:`RESUME_AFTER`
+seconds ahead and runs the steps in a background task of this process. The task finishes the
+rotation through that due entry, so if the process or node dies first, the node running
+background work resumes it from the due index. While a rotation is started and not finished
+(or failed), another RotateSecret is refused with AWS's "A previous rotation isn't complete";
+after a failure, RotateSecret (or the scheduled retry) reattempts the same AWSPENDING version.
+
 Schedules (``RotationRules``) come from :mod:`hush.core.rotation`; due rotations sit in the mount's
 due-time index and :meth:`RotationRunner.run_due` runs them from the backend's ``periodic``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from hush.core.errors import Unsupported
+from hush.core.errors import HushError
 from hush.core.rotation import DueEntry, DueIndex, ScheduleError, parse_rules
 from hush.core.rotation.alerts import AlertSender, webhook_key
 from hush.crypto import SecretBytes
 from hush.engines.awssm.env import ActionEnv, Body, add_version, identity
-from hush.engines.awssm.errors import InvalidParameter
+from hush.engines.awssm.errors import InvalidParameter, InvalidRequestState
 from hush.engines.awssm.model import AWSCURRENT, AWSPENDING, SecretRecord
-from hush.engines.awssm.rotators import (
-    RANDOM_ROTATOR,
-    RandomPasswordRotator,
-    Rotator,
-    StepFailed,
-    WebhookRotator,
-)
-from hush.engines.awssm.rotators_mariadb import (
-    MARIADB_ALTERNATING,
-    MARIADB_SINGLE_USER,
-    MariaDBRotator,
-)
-from hush.engines.awssm.rotators_postgres import ALTERNATING, SINGLE_USER, PostgresRotator
+from hush.engines.awssm.rotator_choice import check_rotator, choose_rotator
+from hush.engines.awssm.rotators import Rotator, StepFailed
 from hush.engines.awssm.store import SecretStore, SecretValue
 from hush.engines.awssm.validate import boolean, client_token, text
 
-__all__ = ["MAX_BACKOFF", "ROTATE", "RotationRunner", "RotationStats", "backoff"]
+__all__ = ["MAX_BACKOFF", "RESUME_AFTER", "ROTATE", "RotationRunner", "RotationStats", "backoff"]
 
 ROTATE: Final = "rotate"
+#: Seconds after RotateSecret at which the due index resumes a rotation whose task never finished.
+RESUME_AFTER: Final = 120.0
 MAX_BACKOFF: Final = 3600.0
-_BUILT_IN: Final = (
-    RANDOM_ROTATOR,
-    SINGLE_USER,
-    ALTERNATING,
-    MARIADB_SINGLE_USER,
-    MARIADB_ALTERNATING,
-)
 
 log = logging.getLogger("hush.engines.awssm.rotation")
 
@@ -79,6 +72,17 @@ def _region(arn: str) -> str:
     return parts[3] if len(parts) > 3 else ""
 
 
+def _error_name(exc: HushError) -> str:
+    return exc.aws_type or type(exc).__name__
+
+
+def _refuse_if_started(record: SecretRecord) -> None:
+    if record.rotation.pending_version:
+        raise InvalidRequestState(
+            "A previous rotation isn't complete. That rotation will be reattempted."
+        )
+
+
 class RotationRunner:
     """Runs and schedules rotations for the secrets of one mount."""
 
@@ -99,6 +103,7 @@ class RotationRunner:
         self._alerts = AlertSender(store.storage, alert_url, ca_file)
         self._audit = audit
         self.stats = RotationStats()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def webhook_key(self) -> SecretBytes:
         """The mount's webhook signing key (made on first use, kept behind the barrier)."""
@@ -106,13 +111,7 @@ class RotationRunner:
         return await webhook_key(storage)
 
     async def _rotator(self, name: str) -> Rotator:
-        if not name or name == RANDOM_ROTATOR:
-            return RandomPasswordRotator()
-        if name in (SINGLE_USER, ALTERNATING):
-            return PostgresRotator(name, self._current_value)
-        if name in (MARIADB_SINGLE_USER, MARIADB_ALTERNATING):
-            return MariaDBRotator(name, self._current_value)
-        return WebhookRotator(name, await self.webhook_key(), self._ca_file)
+        return await choose_rotator(name, self._current_value, self.webhook_key, self._ca_file)
 
     async def _current_value(self, secret_id: str) -> SecretValue | None:
         """AWSCURRENT of the secret ``secret_id`` names (name or ARN, on this mount)."""
@@ -126,29 +125,16 @@ class RotationRunner:
         if secret_id.startswith("arn:") and secret_id != record.arn:
             return None
         current = record.version_with(AWSCURRENT)
-        return await self._store.value(name, current.version_id) if current else None
-
-    @staticmethod
-    def _check_rotator(name: str) -> None:
-        if name in _BUILT_IN or name.startswith("https://"):
-            return
-        if name.startswith("arn:aws:lambda:"):
-            raise Unsupported(
-                "Hush cannot run Lambda functions: give an https:// webhook URL as "
-                f"RotationLambdaARN, or {RANDOM_ROTATOR} (the default) for random passwords"
-            )
-        raise InvalidParameter(
-            "RotationLambdaARN must be an https:// webhook URL or one of the built-in "
-            f"rotators: {', '.join(_BUILT_IN)}"
-        )
+        return await self._store.value(record, current.version_id) if current else None
 
     # -- actions -----------------------------------------------------------------------------
 
     async def rotate_secret(
         self, env: ActionEnv, secret_id: str, name: str, body: Body
     ) -> dict[str, Any]:
-        """RotateSecret: configure rotation and (by default) rotate now."""
+        """RotateSecret: configure rotation and (by default) start rotating now."""
         record = await env.secret(secret_id, name)
+        _refuse_if_started(record)  # also with RotateImmediately=false: it would drop the claim
         token = client_token(body)
         rotator = text(body, "RotationLambdaARN", max_len=2048)
         immediately = boolean(body, "RotateImmediately", True)
@@ -156,7 +142,7 @@ class RotationRunner:
         if rules is not None and not isinstance(rules, dict):
             raise InvalidParameter("RotationRules must be a structure")
         if rotator is not None:
-            self._check_rotator(rotator)
+            check_rotator(rotator)
             record.rotation.rotator = rotator
         if rules is not None:
             try:
@@ -167,11 +153,55 @@ class RotationRunner:
         record.rotation.enabled = True
         answer: dict[str, Any] = identity(record)
         if immediately:
-            answer["VersionId"] = await self.rotate(env, record, token)
+            answer["VersionId"] = await self._start(env, record, token)
         else:
             await self._schedule(record, env.now)
             await self._store.touch(record)
         return answer
+
+    async def refuse_if_started(self, name: str) -> None:
+        """Refuse RotateSecret at once while a rotation of ``name`` runs.
+
+        Checked before the secret's lock is taken as well as under it: a running rotation holds
+        that lock through its steps, and a second caller must get AWS's answer, not wait.
+        """
+        record = await self._store.get(name)
+        if record is not None:
+            _refuse_if_started(record)
+
+    async def _start(self, env: ActionEnv, record: SecretRecord, token: str | None) -> str:
+        """Record a started rotation, answer its version id, and run it in the background."""
+        _refuse_if_started(record)
+        pending = record.version_with(AWSPENDING)
+        # An unfinished (failed) rotation is reattempted with its pending version, as AWS does.
+        version_id = pending.version_id if pending else (token or str(uuid.uuid4()))
+        record.rotation.pending_version = version_id
+        await self._unschedule(record)
+        entry = await self._due.schedule(env.now + RESUME_AFTER, ROTATE, record.name)
+        record.rotation.next_rotation = float(entry.due_at)
+        await self._store.touch(record)
+        task = asyncio.create_task(self._run_started(entry, _region(record.arn)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return version_id
+
+    async def _run_started(self, entry: DueEntry, region: str) -> None:
+        """The background half of RotateSecret."""
+        try:
+            await self.run_due(entry, self._env(region).now)
+        except Exception as exc:  # the due entry stays: the background scheduler resumes it
+            log.warning(
+                "rotation of secret %s stopped (%s); it resumes from the due index",
+                entry.name,
+                type(exc).__name__,
+            )
+
+    async def stop(self) -> None:
+        """Cancel this process's background rotations (their due entries resume them)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def cancel_rotate_secret(
         self, env: ActionEnv, secret_id: str, name: str, body: Body
@@ -181,6 +211,7 @@ class RotationRunner:
         await self._unschedule(record)
         record.rotation.enabled = False
         record.rotation.next_rotation = 0.0
+        record.rotation.pending_version = ""
         await self._store.touch(record)
         answer: dict[str, Any] = identity(record)
         pending = record.version_with(AWSPENDING)
@@ -190,48 +221,100 @@ class RotationRunner:
 
     # -- the four steps ----------------------------------------------------------------------
 
-    async def rotate(self, env: ActionEnv, record: SecretRecord, token: str | None) -> str:
-        """Run the four steps; returns the new version id (AWSCURRENT only moves on success)."""
-        rotator = await self._rotator(record.rotation.rotator)
-        current = record.version_with(AWSCURRENT)
-        current_value = (
-            await self._store.value(record.name, current.version_id) if current else None
-        )
-        pending = record.version_with(AWSPENDING)
-        # An unfinished rotation is reattempted with its pending version (AWS: "A previous
-        # rotation isn't complete. That rotation will be reattempted."), whatever the new token.
-        version_id = pending.version_id if pending else (token or str(uuid.uuid4()))
+    def _live(self, record: SecretRecord | None, due_at: int) -> SecretRecord | None:
+        """``record`` if the rotation of ``due_at`` still owns it (not deleted, not superseded)."""
+        if (
+            record is None
+            or record.deleted
+            or not record.rotation.enabled
+            or int(record.rotation.next_rotation) != due_at
+        ):
+            return None
+        return record
+
+    async def run_due(self, entry: DueEntry, now: float) -> None:
+        """Run the four steps for the secret ``entry`` names, if it is still due.
+
+        The secret's lock is held only to read and write its record: the rotator's steps (HTTP
+        calls, database statements) run without it, so reads and writes of the secret go on
+        meanwhile. At the start the due entry moves :data:`RESUME_AFTER` ahead: a sweep on
+        another node leaves a running rotation alone, and one cut short by a crash is resumed.
+        AWSCURRENT moves only when every step succeeded.
+        """
+        async with self._store.lock(entry.name):
+            record = self._live(await self._store.get(entry.name), entry.due_at)
+            if record is None:
+                await self._due.cancel(entry)
+                return
+            env = self._env(_region(record.arn))
+            pending = record.version_with(AWSPENDING)
+            # An unfinished rotation is reattempted with its pending version (AWS: "A previous
+            # rotation isn't complete. That rotation will be reattempted.").
+            version_id = (
+                pending.version_id
+                if pending
+                else (record.rotation.pending_version or str(uuid.uuid4()))
+            )
+            record.rotation.pending_version = version_id
+            await self._unschedule(record)
+            claimed = await self._due.schedule(env.now + RESUME_AFTER, ROTATE, record.name)
+            record.rotation.next_rotation = float(claimed.due_at)
+            await self._store.touch(record)
+            current = record.version_with(AWSCURRENT)
+            try:
+                current_value = (
+                    await self._store.value(record, current.version_id) if current else None
+                )
+                value = await self._store.value(record, version_id) if pending else None
+            except HushError as exc:  # e.g. DecryptionFailure: the secret's KMS key is disabled
+                await self._failed(record, env.now, f"createSecret: {_error_name(exc)}")
+                return
+            rotator = await self._rotator(record.rotation.rotator)
         event = {"SecretId": record.arn, "ClientRequestToken": version_id}
         step = "createSecret"
         try:
-            if pending is not None:
-                value = await self._store.value(record.name, version_id)
-                if value is None:
-                    raise StepFailed("createSecret: the pending version has no value")
-            else:
+            if pending is not None and value is None:
+                raise StepFailed("createSecret: the pending version has no value")
+            if value is None:
                 value = await rotator.create({**event, "Step": step}, current_value)
-                await add_version(env, record, value, version_id, [AWSPENDING])
-                await self._store.save(record, new_values={version_id: value})
+                async with self._store.lock(entry.name):
+                    live = self._live(await self._store.get(entry.name), claimed.due_at)
+                    if live is None:
+                        return
+                    await add_version(env, live, value, version_id, [AWSPENDING])
+                    await self._store.save(live, new_values={version_id: value})
             for step in ("setSecret", "testSecret", "finishSecret"):
                 await rotator.step({**event, "Step": step}, value)
-        except StepFailed as exc:
-            await self._failed(record, env.now, str(exc))
-            return version_id
+        except (StepFailed, HushError) as exc:
+            reason = str(exc) if isinstance(exc, StepFailed) else f"{step}: {_error_name(exc)}"
+            async with self._store.lock(entry.name):
+                live = self._live(await self._store.get(entry.name), claimed.due_at)
+                if live is not None:
+                    await self._failed(live, env.now, reason)
+            return
+        async with self._store.lock(entry.name):
+            live = self._live(await self._store.get(entry.name), claimed.due_at)
+            if live is None or version_id not in live.versions:
+                return
+            await self._finished(live, env.now, version_id)
+
+    async def _finished(self, record: SecretRecord, now: float, version_id: str) -> None:
         record.move_stage(AWSCURRENT, version_id)
         record.remove_stage(AWSPENDING)
-        record.rotation.last_rotated = env.now
+        record.rotation.last_rotated = now
+        record.rotation.pending_version = ""
         record.rotation.failures = 0
         record.rotation.last_error = ""
-        record.last_changed = env.now
-        await self._schedule(record, env.now)
+        record.last_changed = now
+        await self._schedule(record, now)
         dropped = record.prune()
         await self._store.save(record, dropped_versions=dropped)
         self.stats.successes += 1
         self.stats.failing.discard(record.name)
         log.info("rotated secret %s to version %s", record.name, version_id)
-        return version_id
 
     async def _failed(self, record: SecretRecord, now: float, reason: str) -> None:
+        record.rotation.pending_version = ""
         record.rotation.failures += 1
         record.rotation.last_error = reason
         self.stats.failures += 1
@@ -297,17 +380,3 @@ class RotationRunner:
         due_at = parse_rules(record.rotation.rules).due_after(record.name, last)
         entry = await self._due.schedule(due_at, ROTATE, record.name)
         record.rotation.next_rotation = float(entry.due_at)
-
-    async def run_due(self, entry: DueEntry, now: float) -> None:
-        """Rotate the secret ``entry`` names if it is still due (stale entries are dropped)."""
-        await self._due.cancel(entry)
-        record = await self._store.get(entry.name)
-        if (
-            record is None
-            or record.deleted
-            or not record.rotation.enabled
-            or int(record.rotation.next_rotation) != entry.due_at
-        ):
-            return
-        record.rotation.next_rotation = 0.0
-        await self.rotate(self._env(_region(record.arn)), record, None)

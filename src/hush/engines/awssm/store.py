@@ -2,13 +2,15 @@
 
 A name is percent-quoted in storage keys (names may contain ``/``), so listing ``secret/`` sees
 every secret at one level. A record and the values it gains or loses change in one transaction.
+Values of a secret with a customer KMS key are stored encrypted under it (:mod:`.keys`).
+Read-modify-writes of one secret hold the storage's ``exclusive`` lock on its name, which covers
+every worker process (SQLite) and every node (PostgreSQL advisory lock).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import weakref
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, unquote
@@ -17,13 +19,16 @@ import orjson
 
 from hush.barrier.view import LogicalStorage
 from hush.crypto import constant_time_equal
+from hush.engines.awssm.keys import ValueCipher
 from hush.engines.awssm.model import SecretRecord
+from hush.framework.backend import SystemView
 from hush.storage.base import TxnOp
 
 __all__ = ["SecretStore", "SecretValue"]
 
 _SECRET: Final = "secret/"
 _VALUE: Final = "value/"
+_LOCK: Final = "lock/"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -69,17 +74,16 @@ def _key(name: str) -> str:
 class SecretStore:
     """Secret records and values inside one ``awssm`` mount."""
 
-    def __init__(self, storage: LogicalStorage) -> None:
+    def __init__(self, storage: LogicalStorage, system: SystemView | None = None) -> None:
         self._storage = storage
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.cipher = ValueCipher(system)
 
-    def lock(self, name: str) -> asyncio.Lock:
-        """The lock every read-modify-write of ``name``'s record holds (one per live secret)."""
-        found = self._locks.get(name)
-        if found is None:
-            found = asyncio.Lock()
-            self._locks[name] = found
-        return found
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """The lock every read-modify-write of ``name`` holds, across processes and nodes.
+
+        Never held twice at once by one task (``Storage.exclusive`` does not nest).
+        """
+        return self._storage.exclusive(_LOCK + _key(name))
 
     @property
     def storage(self) -> LogicalStorage:
@@ -95,10 +99,12 @@ class SecretStore:
         """Every secret name (including those scheduled for deletion)."""
         return [unquote(k) for k in await self._storage.list(_SECRET) if not k.endswith("/")]
 
-    async def value(self, name: str, version_id: str) -> SecretValue | None:
-        """One version's value."""
-        blob = await self._storage.get(f"{_VALUE}{_key(name)}/{version_id}")
-        return SecretValue.from_bytes(blob) if blob is not None else None
+    async def value(self, record: SecretRecord, version_id: str) -> SecretValue | None:
+        """One version's value (decrypted: ``DecryptionFailure`` when its KMS key refuses)."""
+        blob = await self._storage.get(f"{_VALUE}{_key(record.name)}/{version_id}")
+        if blob is None:
+            return None
+        return SecretValue.from_bytes(await self.cipher.open(record, version_id, blob))
 
     async def save(
         self,
@@ -107,11 +113,16 @@ class SecretStore:
         new_values: dict[str, SecretValue] | None = None,
         dropped_versions: list[str] | None = None,
     ) -> None:
-        """Write the record, its new values and drop pruned versions, atomically."""
+        """Write the record, its new values and drop pruned versions, atomically.
+
+        New values are encrypted under the record's KMS key first, so a key that refuses
+        (``EncryptionFailure``) leaves nothing written.
+        """
         name = _key(record.name)
         ops = [TxnOp("put", _SECRET + name, record.to_bytes())]
         for vid, value in (new_values or {}).items():
-            ops.append(TxnOp("put", f"{_VALUE}{name}/{vid}", value.to_bytes()))
+            stored = await self.cipher.seal(record, vid, value.to_bytes())
+            ops.append(TxnOp("put", f"{_VALUE}{name}/{vid}", stored))
         for vid in dropped_versions or []:
             ops.append(TxnOp("delete", f"{_VALUE}{name}/{vid}"))
         await self._storage.transaction(ops)

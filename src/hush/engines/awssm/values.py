@@ -16,6 +16,7 @@ from hush.engines.awssm.errors import (
     ValidationError,
 )
 from hush.engines.awssm.model import AWSCURRENT, SecretRecord, arn_for
+from hush.engines.awssm.store import SecretValue
 from hush.engines.awssm.validate import (
     client_token,
     require_value,
@@ -48,7 +49,7 @@ async def create_secret(env: ActionEnv, name: str, body: Body) -> dict[str, Any]
             )
         # A retried CreateSecret (same token, same value) answers as the first call did.
         if token is not None and value is not None and token in existing.versions:
-            stored = await env.store.value(name, token)
+            stored = await env.store.value(existing, token)
             if value.same_as(stored):
                 return {**identity(existing), "VersionId": token}
         raise ResourceExists(f"The operation failed because the secret {name} already exists.")
@@ -59,6 +60,7 @@ async def create_secret(env: ActionEnv, name: str, body: Body) -> dict[str, Any]
         last_changed=env.now,
         description=description,
         kms_key_id=kms_key_id,
+        kms_key=env.kms_key or "",
         tags=tag_list,
     )
     answer: dict[str, Any] = identity(record)
@@ -94,7 +96,7 @@ async def get_secret_value(env: ActionEnv, secret_id: str, name: str, body: Body
                 f"Secrets Manager can't find the specified secret value for staging label: {stage}"
             )
         version = found
-    value = await env.store.value(record.name, version.version_id)
+    value = await env.store.value(record, version.version_id)
     if value is None:
         raise ResourceNotFound("Secrets Manager can't find the specified secret value.")
     # Secrets Manager records access to the day; writing once a day keeps reads read-only.
@@ -145,11 +147,13 @@ async def update_secret(env: ActionEnv, secret_id: str, name: str, body: Body) -
     kms_key_id = text(body, "KmsKeyId", max_len=2048)
     if description is not None:
         record.description = description
+    new_values: dict[str, SecretValue] = {}
     if kms_key_id is not None:
         record.kms_key_id = kms_key_id
+        if (env.kms_key or "") != record.kms_key:
+            new_values = await _reencrypted(env, record, env.kms_key or "")
     record.last_changed = env.now
     answer: dict[str, Any] = identity(record)
-    new_values = {}
     dropped: list[str] = []
     if value is not None:
         version_id, is_new = await add_version(env, record, value, token, [AWSCURRENT])
@@ -159,3 +163,22 @@ async def update_secret(env: ActionEnv, secret_id: str, name: str, body: Body) -
             dropped = record.prune()
     await env.store.save(record, new_values=new_values, dropped_versions=dropped)
     return answer
+
+
+async def _reencrypted(
+    env: ActionEnv, record: SecretRecord, kms_key: str
+) -> dict[str, SecretValue]:
+    """Move ``record`` to ``kms_key``; its labelled versions' values, to store again under it.
+
+    As Secrets Manager: AWSCURRENT, AWSPENDING and AWSPREVIOUS are re-encrypted under the new
+    key; versions without labels stay under the key they were written with.
+    """
+    labelled = {}
+    for version_id, version in record.versions.items():
+        if version.stages:
+            value = await env.store.value(record, version_id)
+            if value is not None:
+                labelled[version_id] = value
+                version.kms_key_ids = [record.kms_key_id or "DefaultEncryptionKey"]
+    record.kms_key = kms_key
+    return labelled

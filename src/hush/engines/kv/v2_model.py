@@ -39,12 +39,22 @@ MAX_CUSTOM_METADATA_VALUE_BYTES = 512
 _NS = 1_000_000_000
 
 
+# Whole seconds already formatted: a secret's version times are rendered on every read, and
+# strftime/gmtime cost more than the rest of the function. Bounded: emptied past _SECONDS_KEPT.
+_SECONDS: dict[int, str] = {}
+_SECONDS_KEPT = 4096
+
+
 def rfc3339_nano(ns: int) -> str:
     """Go's ``time.RFC3339Nano`` in UTC (trailing zeros of the fraction dropped); ``""`` for 0."""
     if not ns:
         return ""
     seconds, nanos = divmod(ns, _NS)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    base = _SECONDS.get(seconds)
+    if base is None:
+        if len(_SECONDS) >= _SECONDS_KEPT:
+            _SECONDS.clear()
+        base = _SECONDS[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
     fraction = f".{nanos:09d}".rstrip("0") if nanos else ""
     return f"{base}{fraction}Z"
 

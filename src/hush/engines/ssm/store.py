@@ -2,12 +2,13 @@
 
 A hierarchical name ``/a/b/c`` is stored at ``h/a/b/c`` and a flat name ``c`` at ``f/c``, so a
 GetParametersByPath walks only the folders under its path (storage lists one level at a time)
-and never loads the rest of the store.
+and never loads the rest of the store. Read-modify-writes of one parameter hold the storage's
+``exclusive`` lock on its name, which covers every worker process (SQLite) and node (PostgreSQL).
 """
 
 from __future__ import annotations
 
-import asyncio
+from contextlib import AbstractAsyncContextManager
 
 from hush.barrier.view import LogicalStorage
 from hush.engines.ssm.model import Parameter
@@ -24,11 +25,13 @@ class ParameterStore:
 
     def __init__(self, storage: LogicalStorage) -> None:
         self._storage = storage
-        self._locks: dict[str, asyncio.Lock] = {}
 
-    def lock(self, name: str) -> asyncio.Lock:
-        """The lock serialising read-modify-write changes of ``name`` in this process."""
-        return self._locks.setdefault(name, asyncio.Lock())
+    def lock(self, name: str) -> AbstractAsyncContextManager[None]:
+        """The lock serialising read-modify-write changes of ``name`` across processes and nodes.
+
+        Never held twice at once by one task (``Storage.exclusive`` does not nest).
+        """
+        return self._storage.exclusive("lock/" + _key(name))
 
     async def get(self, name: str) -> Parameter | None:
         """The parameter ``name``, or ``None``."""

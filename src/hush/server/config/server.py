@@ -74,8 +74,9 @@ class ServerConfig:
     cluster_name: str | None
     disable_mlock: bool
     seals: tuple[SealStanza, ...] = ()
-    # Worker processes sharing the listener; 0 means "not set" (the server picks the default).
-    workers: int = 0
+    # Worker processes sharing the listener: 0 is one per core; None (not set) lets the server
+    # pick its default (one per core, or 1 for in-memory storage).
+    workers: int | None = None
 
     @property
     def seal(self) -> SealStanza | None:
@@ -174,12 +175,14 @@ def server_config(items: tuple[Attr | Block, ...]) -> ServerConfig:
     )
 
 
-def _workers(attr: Attr | None) -> int:
+def _workers(attr: Attr | None) -> int | None:
     if attr is None:
-        return 0
+        return None
     value = scalar_value(attr)
     if isinstance(value, str) and value.isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_WORKERS:
-        raise bad_value(attr, f"must be a number of processes from 1 to {_MAX_WORKERS}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_WORKERS:
+        raise bad_value(
+            attr, f"must be a number of processes from 0 (one per core) to {_MAX_WORKERS}"
+        )
     return value
