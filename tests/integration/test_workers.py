@@ -348,3 +348,27 @@ def test_sighup_rotation_with_two_workers_keeps_both_files_verifiable(
         line for line in log.read_bytes().splitlines() if b'"type":"device_start"' in line
     ]
     assert len(new_starts) == 1  # the second worker continued the first one's segment
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie awaiting its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_exit_when_their_supervisor_is_killed(
+    start_workers: Callable[..., HushProcess], tmp_path: Path
+) -> None:
+    server = start_workers("sqlite", path=str(tmp_path / "hush.db"))
+    assert server.process is not None
+    _wait_for(lambda: len(_children(server.process.pid)) == 2)  # type: ignore[union-attr]
+    workers = _children(server.process.pid)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(10)
+    # Orphaned workers would go on answering on the port with nobody to seal or replace them.
+    _wait_for(lambda: not any(_alive(pid) for pid in workers), limit=15.0)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{server.url}/v1/sys/health", timeout=2)

@@ -159,9 +159,12 @@ class _Supervisor:
                 continue
             self._last_start[index] = now
             parent, child = self._context.Pipe()
+            # The fork copies every pipe end the supervisor holds; the worker closes them so
+            # that the supervisor's death reaches it (and its siblings) as end-of-file.
+            supervisor_ends = [parent, *(w.conn for w in self._workers.values())]
             process = self._context.Process(
                 target=_worker_main,
-                args=(self._spec, self._sockets[index], child, index),
+                args=(self._spec, self._sockets[index], child, index, supervisor_ends),
                 name=f"hush-worker-{index}",
                 daemon=False,
             )
@@ -316,8 +319,16 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker_main(spec: WorkerSpec, sock: socket.socket, conn: Connection, index: int) -> None:
+def _worker_main(
+    spec: WorkerSpec,
+    sock: socket.socket,
+    conn: Connection,
+    index: int,
+    supervisor_ends: list[Connection],
+) -> None:
     """Entry point of a forked worker: one complete node on its listening socket."""
+    for end in supervisor_ends:
+        end.close()
     # The supervisor decides when to stop; a terminal's Ctrl+C reaches it and it forwards.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from hush.core.system.observability import LOG_LEVELS
