@@ -355,7 +355,9 @@ def test_signatures_verify_locally_and_through_kms(
     ok = kms.write(f"kms/verify/{key_id}", Signature=b64(signature), **verify)
     assert ok["SignatureValid"] is True
     with pytest.raises(InvalidSignature):
-        kms.write(f"kms/verify/{key_id}", Signature=b64(signature[:-1] + b"\0"), **verify)
+        # Flip a bit (overwriting with a constant would be no change when the byte already held it).
+        tampered = signature[:-1] + bytes([signature[-1] ^ 1])
+        kms.write(f"kms/verify/{key_id}", Signature=b64(tampered), **verify)
 
 
 def test_signing_algorithm_must_fit_the_key(kms: Kms) -> None:
