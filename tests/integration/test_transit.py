@@ -266,7 +266,7 @@ def test_batch_with_good_and_bad_items(client: hvac.Client, transit: Any) -> Non
         f"{MOUNT}/encrypt/batch", data={"batch_input": items, "partial_failure_response_code": 200}
     )["data"]["batch_results"]
     original = accepted[0]["ciphertext"]
-    tampered = original[:-4] + ("AAA=" if not original.endswith("AAA=") else "BBB=")
+    tampered = original[:-4] + ("AAA=" if not original.endswith("AAA=") else "ABA=")
     decrypted = client.write_data(
         f"{MOUNT}/decrypt/batch",
         data={
