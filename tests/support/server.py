@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -22,11 +23,30 @@ __all__ = ["HushProcess", "free_port", "start_hush", "write_config"]
 READY_TIMEOUT = float(os.environ.get("HUSH_TEST_READY_TIMEOUT", "45"))
 
 
+_PORT_BASE = 20000
+_PORTS_PER_WORKER = 1000
+_port_counter = itertools.count()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1, free now and not handed out before by this test process.
+
+    Ports come from a block below the kernel's ephemeral range (32768 and up by default), one
+    block per xdist worker: asking the kernel for port 0 could give two concurrent tests the same
+    port, and a server that then fails to bind would pass its readiness check against the other
+    test's server. A port something else holds is skipped.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = _PORT_BASE + (int(worker) if worker.isdigit() else 0) * _PORTS_PER_WORKER
+    for _ in range(_PORTS_PER_WORKER):
+        port = base + next(_port_counter) % _PORTS_PER_WORKER
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {base}..{base + _PORTS_PER_WORKER - 1}")
 
 
 @dataclass

@@ -296,24 +296,37 @@ def bind_listeners(host: str, port: int, count: int) -> list[socket.socket]:
     connections over the sockets by a hash of their addresses. The supervisor keeps every socket,
     so connections queued for a worker that died wait for its replacement instead of being
     dropped. Without ``SO_REUSEPORT`` (not Linux) every worker shares one socket.
+
+    The address must be free: a port already in use is refused ("address already in use") even
+    when its holder also set ``SO_REUSEPORT``; otherwise two servers started on one port would
+    silently share its connections.
     """
-    first = _bind(host, port)
     if count == 1 or not hasattr(socket, "SO_REUSEPORT"):
-        return [first] * count
-    bound_port = first.getsockname()[1]
-    return [first, *(_bind(host, bound_port) for _ in range(count - 1))]
+        return [_listen(_bind(host, port, reuse_port=False))] * count
+    probe = _bind(host, port, reuse_port=False)  # proves the port free; never listens
+    bound_port = probe.getsockname()[1]
+    probe.close()
+    return [_listen(_bind(host, bound_port, reuse_port=True)) for _ in range(count)]
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
     # accepted connections inherit the listener's proto. Without it every response written in
     # two parts (headers, body) waits for the client's delayed ACK: ~40 ms per request.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if hasattr(socket, "SO_REUSEPORT"):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _listen(sock: socket.socket) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock

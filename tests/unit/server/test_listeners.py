@@ -7,7 +7,10 @@ idled; with a socket per worker the kernel split them 14/18.
 
 from __future__ import annotations
 
+import errno
 import socket
+
+import pytest
 
 from hush.server.process import bind_listeners
 
@@ -57,3 +60,29 @@ def test_connections_reach_every_worker_socket() -> None:
 def test_one_worker_binds_one_socket() -> None:
     (sock,) = bind_listeners("127.0.0.1", 0, 1)
     sock.close()
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_port_another_server_holds_is_refused_even_if_it_set_reuseport(count: int) -> None:
+    """Two servers started on one port must not silently share its connections."""
+    other = bind_listeners("127.0.0.1", 0, 2)
+    try:
+        port = other[0].getsockname()[1]
+        with pytest.raises(OSError) as refused:
+            bind_listeners("127.0.0.1", port, count)
+        assert refused.value.errno == errno.EADDRINUSE
+    finally:
+        for sock in other:
+            sock.close()
+
+
+def test_a_single_worker_socket_does_not_join_a_reuseport_group() -> None:
+    (sock,) = bind_listeners("127.0.0.1", 0, 1)
+    try:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 0
+        intruder = socket.socket()
+        intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        with intruder, pytest.raises(OSError):
+            intruder.bind(sock.getsockname())
+    finally:
+        sock.close()
