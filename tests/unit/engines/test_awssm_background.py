@@ -181,3 +181,66 @@ def test_started_rotation_whose_task_died_is_resumed_from_the_due_index() -> Non
         assert value is not None and value.string not in (None, "initial")
 
     asyncio.run(scenario())
+
+
+def test_a_rotation_slower_than_its_claim_is_not_started_twice() -> None:
+    """A rotator that takes longer than ``RESUME_AFTER`` (a slow webhook or database) keeps its
+    claim renewed, so the sweep does not run the same rotation a second time meanwhile; once it
+    finishes, AWSCURRENT moves once."""
+
+    class SlowRotator:
+        def __init__(self) -> None:
+            self.steps: list[str] = []
+            self.entered = asyncio.Event()
+            self.release = asyncio.Event()
+
+        async def create(self, event: dict[str, Any], current: Any) -> Any:
+            from hush.engines.awssm.store import SecretValue
+
+            self.steps.append(event["Step"])
+            return SecretValue(string="rotated")
+
+        async def step(self, event: dict[str, Any], pending: Any) -> None:
+            self.steps.append(event["Step"])
+            if event["Step"] == "setSecret":
+                self.entered.set()
+                await self.release.wait()
+
+    async def scenario() -> None:
+        from hush.engines.awssm.rotation import RESUME_AFTER
+
+        backend = _backend()
+        clock = [1_800_000_000.0]
+        backend.clock = lambda: clock[0]
+        rotator = SlowRotator()
+
+        async def choose(name: str) -> SlowRotator:
+            return rotator
+
+        backend.rotation._rotator = choose  # type: ignore[method-assign,assignment]
+        backend.rotation.claim_renewal = 0.01
+        body = {"Name": "slow", "SecretString": "initial"}
+        await _call(backend, Operation.CREATE, "secrets/slow", "CreateSecret", body)
+        started = await _call(
+            backend, Operation.UPDATE, "secrets/slow", "RotateSecret", {"SecretId": "slow"}
+        )
+        await asyncio.wait_for(rotator.entered.wait(), 5)
+        for _ in range(3):  # well past the first claim, and past each renewed one
+            clock[0] += RESUME_AFTER + 1
+            await asyncio.sleep(0.1)  # a renewal happens at the new time
+            sweep = asyncio.create_task(backend.periodic(clock[0]))
+            await asyncio.sleep(0.1)
+            assert rotator.steps == ["createSecret", "setSecret"], rotator.steps
+            await asyncio.wait_for(sweep, 5)
+        rotator.release.set()
+        for _ in range(100):
+            record = await backend.secrets.get("slow")
+            if record is not None and not record.rotation.pending_version:
+                break
+            await asyncio.sleep(0.02)
+        assert rotator.steps == ["createSecret", "setSecret", "testSecret", "finishSecret"]
+        assert record is not None
+        current = record.version_with("AWSCURRENT")
+        assert current is not None and current.version_id == started["VersionId"]
+
+    asyncio.run(scenario())

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -35,6 +35,8 @@ from hush.crypto import SecretBytes
 from hush.engines.awssm.env import ActionEnv, Body, add_version, identity
 from hush.engines.awssm.errors import InvalidParameter, InvalidRequestState
 from hush.engines.awssm.model import AWSCURRENT, AWSPENDING, SecretRecord
+from hush.engines.awssm.rotation_claim import Claim, keep_claim
+from hush.engines.awssm.rotation_failures import AuditEvent, FailureReporter
 from hush.engines.awssm.rotator_choice import check_rotator, choose_rotator
 from hush.engines.awssm.rotators import Rotator, StepFailed
 from hush.engines.awssm.store import SecretStore, SecretValue
@@ -49,9 +51,6 @@ MAX_BACKOFF: Final = 3600.0
 
 log = logging.getLogger("hush.engines.awssm.rotation")
 
-#: Writes an audit entry for an event of the mount: ``(event, data, error)``.
-AuditEvent = Callable[[str, dict[str, Any], str], Awaitable[None]]
-
 
 @dataclass(slots=True)
 class RotationStats:
@@ -60,6 +59,19 @@ class RotationStats:
     successes: int = 0
     failures: int = 0
     failing: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One run of the four steps, as prepared under the secret's lock."""
+
+    record: SecretRecord
+    rotator: Rotator
+    version_id: str
+    has_pending: bool
+    current_value: SecretValue | None
+    pending_value: SecretValue | None
+    claim: Claim
 
 
 def backoff(failures: int) -> float:
@@ -99,10 +111,10 @@ class RotationRunner:
         self._due = due
         self._env = env
         self._ca_file = ca_file
-        self._alert_url = alert_url
-        self._alerts = AlertSender(store.storage, alert_url, ca_file)
-        self._audit = audit
+        self._failures = FailureReporter(AlertSender(store.storage, alert_url, ca_file), audit)
         self.stats = RotationStats()
+        #: Seconds between two renewals of a running rotation's claim (:func:`keep_claim`).
+        self.claim_renewal = RESUME_AFTER / 3
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def webhook_key(self) -> SecretBytes:
@@ -269,16 +281,49 @@ class RotationRunner:
             except HushError as exc:  # e.g. DecryptionFailure: the secret's KMS key is disabled
                 await self._failed(record, env.now, f"createSecret: {_error_name(exc)}")
                 return
-            rotator = await self._rotator(record.rotation.rotator)
+            attempt = _Attempt(
+                record=record,
+                rotator=await self._rotator(record.rotation.rotator),
+                version_id=version_id,
+                has_pending=pending is not None,
+                current_value=current_value,
+                pending_value=value,
+                claim=Claim(claimed.due_at),
+            )
+        stop_renewing = asyncio.Event()
+        renewer = asyncio.create_task(
+            keep_claim(
+                lambda: self._renew_claim(entry.name, attempt.claim),
+                self.claim_renewal,
+                stop_renewing,
+                entry.name,
+            )
+        )
+        try:
+            await self._run_steps(entry.name, attempt)
+        finally:
+            stop_renewing.set()
+            await renewer
+
+    async def _run_steps(self, name: str, attempt: _Attempt) -> None:
+        """createSecret (unless a pending value exists), setSecret, testSecret, finishSecret."""
+        record, rotator, version_id, claim = (
+            attempt.record,
+            attempt.rotator,
+            attempt.version_id,
+            attempt.claim,
+        )
+        env = self._env(_region(record.arn))
+        value = attempt.pending_value
         event = {"SecretId": record.arn, "ClientRequestToken": version_id}
         step = "createSecret"
         try:
-            if pending is not None and value is None:
+            if attempt.has_pending and value is None:
                 raise StepFailed("createSecret: the pending version has no value")
             if value is None:
-                value = await rotator.create({**event, "Step": step}, current_value)
-                async with self._store.lock(entry.name):
-                    live = self._live(await self._store.get(entry.name), claimed.due_at)
+                value = await rotator.create({**event, "Step": step}, attempt.current_value)
+                async with self._store.lock(name):
+                    live = self._live(await self._store.get(name), claim.due_at)
                     if live is None:
                         return
                     await add_version(env, live, value, version_id, [AWSPENDING])
@@ -287,16 +332,31 @@ class RotationRunner:
                 await rotator.step({**event, "Step": step}, value)
         except (StepFailed, HushError) as exc:
             reason = str(exc) if isinstance(exc, StepFailed) else f"{step}: {_error_name(exc)}"
-            async with self._store.lock(entry.name):
-                live = self._live(await self._store.get(entry.name), claimed.due_at)
+            async with self._store.lock(name):
+                live = self._live(await self._store.get(name), claim.due_at)
                 if live is not None:
                     await self._failed(live, env.now, reason)
             return
-        async with self._store.lock(entry.name):
-            live = self._live(await self._store.get(entry.name), claimed.due_at)
+        async with self._store.lock(name):
+            live = self._live(await self._store.get(name), claim.due_at)
             if live is None or version_id not in live.versions:
                 return
             await self._finished(live, env.now, version_id)
+
+    async def _renew_claim(self, name: str, claim: Claim) -> bool:
+        """Move the running rotation's due entry ahead, under the secret's lock; false once the
+        rotation no longer owns the secret (finished, cancelled, deleted)."""
+        async with self._store.lock(name):
+            live = self._live(await self._store.get(name), claim.due_at)
+            if live is None:
+                return False
+            await self._unschedule(live)
+            now = self._env(_region(live.arn)).now
+            renewed = await self._due.schedule(now + RESUME_AFTER, ROTATE, name)
+            live.rotation.next_rotation = float(renewed.due_at)
+            claim.due_at = renewed.due_at
+            await self._store.touch(live)
+            return True
 
     async def _finished(self, record: SecretRecord, now: float, version_id: str) -> None:
         record.move_stage(AWSCURRENT, version_id)
@@ -330,39 +390,7 @@ class RotationRunner:
         record.rotation.next_rotation = retry_at
         await self._due.schedule(retry_at, ROTATE, record.name)
         await self._store.touch(record)
-        await self._audit_failure(record, reason, retry_at)
-        if self._alert_url:
-            await self._alert(record, reason, retry_at)
-
-    async def _audit_failure(self, record: SecretRecord, reason: str, retry_at: float) -> None:
-        """A ``rotation-failed`` audit entry (names and counts only; the reason is value-free)."""
-        if self._audit is None:
-            return
-        data = {
-            "secret_id": record.arn,
-            "name": record.name,
-            "failures": record.rotation.failures,
-            "next_attempt": retry_at,
-        }
-        try:
-            await self._audit("rotation-failed", data, reason)
-        except Exception as exc:  # no device could record it: the log line above still stands
-            log.warning(
-                "rotation failure of secret %s not audited: %s", record.name, type(exc).__name__
-            )
-
-    async def _alert(self, record: SecretRecord, reason: str, retry_at: float) -> None:
-        """POST a signed ``rotationFailed`` event to the mount's ``rotation_alert_url``."""
-        await self._alerts.send(
-            {
-                "Step": "rotationFailed",
-                "SecretId": record.arn,
-                "Name": record.name,
-                "Failures": record.rotation.failures,
-                "Error": reason,
-                "NextAttemptDate": retry_at,
-            }
-        )
+        await self._failures.report(record, reason, retry_at)
 
     # -- scheduling --------------------------------------------------------------------------
 
