@@ -223,3 +223,65 @@ def test_rotation_with_a_disabled_key_fails_visibly_and_retries(
     assert sm.get_secret_value(SecretId=name)["VersionId"] == first
     again = sm.rotate_secret(SecretId=name)["VersionId"]
     assert _wait_for_current(sm, name, first) == again
+
+
+def _key_pair(aws_server: HushProcess, policy: str, rules: str) -> Any:
+    vault = aws_server.client()
+    vault.sys.create_or_update_policy(policy, rules)
+    created = vault.adapter.post(
+        "/v1/auth/aws/keys", json={"policies": policy, "display_name": policy}
+    )["data"]
+    return secretsmanager(aws_server.url, created["access_key_id"], created["secret_access_key"])
+
+
+def test_the_caller_needs_its_own_grant_on_the_kms_key(
+    clients: tuple[Any, Any], aws_server: HushProcess
+) -> None:
+    """As AWS asks for kms:Decrypt / kms:GenerateDataKey on a customer key besides the Secrets
+    Manager permission, Hush asks for ``update`` on ``transit/kms/{decrypt,encrypt}/<key id>``."""
+    sm, kms = clients
+    key_id = _new_key(kms)["KeyId"]
+    guarded, plain, refused = _name(), _name(), _name()
+    sm.create_secret(Name=guarded, SecretString="under-the-key", KmsKeyId=key_id)
+    secrets_only = 'path "awssm/secrets/kms/*" { capabilities = ["create", "read", "update"] }\n'
+    app = _key_pair(aws_server, "sm-no-kms", secrets_only)
+
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        app.get_secret_value(SecretId=guarded)
+    assert _code(exc) == "AccessDeniedException"
+    assert "Access to KMS is not allowed" in str(exc.value)
+    assert f"transit/kms/decrypt/{key_id}" in str(exc.value)
+    assert "under-the-key" not in str(exc.value)
+    assert app.describe_secret(SecretId=guarded)["KmsKeyId"] == key_id  # metadata is not keyed
+
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        app.put_secret_value(SecretId=guarded, SecretString="replaced")
+    assert _code(exc) == "AccessDeniedException"
+    assert f"transit/kms/encrypt/{key_id}" in str(exc.value)
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        app.create_secret(Name=refused, SecretString="v", KmsKeyId=key_id)
+    assert _code(exc) == "AccessDeniedException"
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        sm.describe_secret(SecretId=refused)
+    assert _code(exc) == "ResourceNotFoundException"  # nothing was written
+    assert sm.get_secret_value(SecretId=guarded)["SecretString"] == "under-the-key"
+    assert len(sm.list_secret_version_ids(SecretId=guarded)["Versions"]) == 1
+
+    # The default key needs no KMS grant.
+    app.create_secret(Name=plain, SecretString="barrier-only")
+    assert app.get_secret_value(SecretId=plain)["SecretString"] == "barrier-only"
+
+    granted = _key_pair(
+        aws_server,
+        "sm-with-kms",
+        secrets_only + f'path "transit/kms/+/{key_id}" {{ capabilities = ["update"] }}\n',
+    )
+    granted.put_secret_value(SecretId=guarded, SecretString="replaced")
+    assert granted.get_secret_value(SecretId=guarded)["SecretString"] == "replaced"
+
+    # The Vault API's read of the same secret asks the same of a token.
+    vault = aws_server.client()
+    token = vault.auth.token.create(policies=["sm-no-kms"])["auth"]["client_token"]
+    with pytest.raises(hvac.exceptions.Forbidden) as denied:
+        aws_server.client(token).read(f"awssm/secrets/{guarded}")
+    assert f"transit/kms/decrypt/{key_id}" in str(denied.value)

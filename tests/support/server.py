@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,29 +27,38 @@ READY_TIMEOUT = float(os.environ.get("HUSH_TEST_READY_TIMEOUT", "45"))
 
 
 _PORT_BASE = 20000
-_PORTS_PER_WORKER = 1000
-_port_counter = itertools.count()
+_PORT_COUNT = 12000  # 20000..31999: below the kernel's ephemeral ports (32768 and up by default)
+_PORT_LOCKS = Path(tempfile.gettempdir()) / "hush-test-ports.lock"
+_port_counter = itertools.count(random.randrange(_PORT_COUNT))
+_port_lock_fd: int | None = None
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1, free now and not handed out before by this test process.
+    """A TCP port on 127.0.0.1 that no other test process on this machine will be handed.
 
-    Ports come from a block below the kernel's ephemeral range (32768 and up by default), one
-    block per xdist worker: asking the kernel for port 0 could give two concurrent tests the same
-    port, and a server that then fails to bind would pass its readiness check against the other
-    test's server. A port something else holds is skipped.
+    Asking the kernel for port 0 and closing the socket leaves a window in which another test
+    (another xdist worker, or another pytest run) gets the same port; the server that then fails
+    to bind would pass its readiness check against the other test's server. So every port handed
+    out is also locked: a one-byte ``lockf`` range at offset ``port`` of a shared lock file, held
+    until this process exits. Ports come from below the ephemeral range, so client connections'
+    local ports never take them, and one something else listens on is skipped.
     """
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    base = _PORT_BASE + (int(worker) if worker.isdigit() else 0) * _PORTS_PER_WORKER
-    for _ in range(_PORTS_PER_WORKER):
-        port = base + next(_port_counter) % _PORTS_PER_WORKER
+    global _port_lock_fd
+    if _port_lock_fd is None:
+        _port_lock_fd = os.open(_PORT_LOCKS, os.O_RDWR | os.O_CREAT, 0o666)
+    for _ in range(_PORT_COUNT):
+        port = _PORT_BASE + next(_port_counter) % _PORT_COUNT
+        try:
+            fcntl.lockf(_port_lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+        except OSError:
+            continue  # another test process holds it
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free port in {base}..{base + _PORTS_PER_WORKER - 1}")
+    raise RuntimeError(f"no free port in {_PORT_BASE}..{_PORT_BASE + _PORT_COUNT - 1}")
 
 
 @dataclass

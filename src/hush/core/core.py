@@ -37,7 +37,7 @@ from hush.core.login import issue_login_token
 from hush.core.membership import NodeMembership
 from hush.core.metrics import Metrics
 from hush.core.mounts import AUTH_TABLE_PATH, MountEntry, MountTable
-from hush.core.request import Auth, Request, Response
+from hush.core.request import Auth, Operation, Request, Response
 from hush.core.scheduler import Scheduler
 from hush.core.shares import SealConfig, ShareCollector, encode_shares, validate_split
 from hush.core.tokens import UNREAD, TokenEntry, TokenStore, Unread
@@ -117,6 +117,15 @@ class _SystemView:
     ) -> SecretBytes:
         """Decrypt with a transit KMS key."""
         return await self._transit().decrypt(key_id, blob, context)
+
+    async def kms_denied(self, request: Request, action: str, key_id: str) -> str | None:
+        """The transit KMS path the request's caller may not ``update`` (``None``: allowed)."""
+        path = f"{self._transit().mount()}kms/{action}/{key_id}"
+        entry = request.token_entry
+        if entry is None:
+            return path
+        acl = await self._core.acl_for(entry)
+        return None if acl.check(path, Operation.UPDATE, {}).allowed else path
 
     async def generate_password(self, policy_name: str) -> str:
         """A password from the named password policy (404 when it does not exist)."""

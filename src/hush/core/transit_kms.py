@@ -37,7 +37,8 @@ class TransitKms:
     def __init__(self, mounts: MountTable) -> None:
         self._mounts = mounts
 
-    def _mount(self) -> str:
+    def mount(self) -> str:
+        """The transit mount that serves KMS keys (``transit/``, else the first in path order)."""
         entries = self._mounts.entries
         default = entries.get(_DEFAULT_MOUNT)
         if default is not None and default.type == _TRANSIT:
@@ -48,7 +49,7 @@ class TransitKms:
         return candidates[0]
 
     async def _call(self, operation: Operation, path: str, data: dict[str, Any]) -> dict[str, Any]:
-        mount = self._mount()
+        mount = self.mount()
         backend = self._mounts.backends[mount]
         request = Request(id=str(uuid.uuid4()), operation=operation, path=mount + path, data=data)
         prepared = await backend.prepare(request.with_route(mount, path))

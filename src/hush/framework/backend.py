@@ -76,6 +76,15 @@ class SystemView(Protocol):
         """The plaintext of a blob made by :meth:`kms_encrypt` (same key and context)."""
         ...
 
+    async def kms_denied(self, request: Request, action: str, key_id: str) -> str | None:
+        """The path the caller of ``request`` lacks ``update`` on to ``action`` with a key.
+
+        ``action`` is ``encrypt`` or ``decrypt``; the path is the transit KMS layer's
+        ``<mount>kms/<action>/<key id>``, the one a KMS client needs the same grant on. ``None``
+        when the caller's policies allow it.
+        """
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class BackendContext:

@@ -23,6 +23,7 @@ from hush.core.rotation.due import DueIndex
 from hush.engines.awssm import describe, listing, manage, password, values
 from hush.engines.awssm.env import ActionEnv, Body
 from hush.engines.awssm.errors import SerializationError
+from hush.engines.awssm.keys import on_behalf_of
 from hush.engines.awssm.model import AWSCURRENT
 from hush.engines.awssm.rotation import RotationRunner
 from hush.engines.awssm.store import SecretStore
@@ -48,6 +49,18 @@ _FIELDS: Final = {
     "aws_region": Field(FieldType.STRING, "The region the request was signed for."),
     "aws_request": Field(FieldType.RAW, "The action's JSON request body."),
 }
+
+Handler = Callable[[Request, FieldData], Awaitable[Response | None]]
+
+
+def _as_caller(handler: Handler) -> Handler:
+    """``handler`` with KMS keys used under the request's caller's permissions."""
+
+    async def run(request: Request, fields: FieldData) -> Response | None:
+        with on_behalf_of(request):
+            return await handler(request, fields)
+
+    return run
 
 
 class AwssmBackend(Backend):
@@ -113,10 +126,12 @@ class AwssmBackend(Backend):
                 r"secrets/(?P<name>.+)",
                 "One secret: its value, metadata, labels, tags and rotation.",
                 {
-                    Operation.CREATE: OperationSpec(self._write, "CreateSecret and friends."),
-                    Operation.UPDATE: OperationSpec(self._write, "Change a secret."),
-                    Operation.READ: OperationSpec(self._read, "Read a secret."),
-                    Operation.DELETE: OperationSpec(self._write, "DeleteSecret."),
+                    Operation.CREATE: OperationSpec(
+                        _as_caller(self._write), "CreateSecret and friends."
+                    ),
+                    Operation.UPDATE: OperationSpec(_as_caller(self._write), "Change a secret."),
+                    Operation.READ: OperationSpec(_as_caller(self._read), "Read a secret."),
+                    Operation.DELETE: OperationSpec(_as_caller(self._write), "DeleteSecret."),
                 },
                 {**_FIELDS, "name": Field(FieldType.STRING, "The secret's name.")},
                 exists=self._exists,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hush.core.errors import Conflict, InvalidRequest, NotFound
+from hush.core.errors import Conflict, HushError, InvalidRequest, NotFound
 
 __all__ = [
     "DecryptionFailure",
@@ -10,6 +10,7 @@ __all__ = [
     "InvalidNextToken",
     "InvalidParameter",
     "InvalidRequestState",
+    "KmsAccessDenied",
     "LimitExceeded",
     "MalformedPolicy",
     "ResourceExists",
@@ -43,6 +44,13 @@ class DecryptionFailure(InvalidRequest):
     """The KMS key a version was encrypted under cannot decrypt it now (``DecryptionFailure``)."""
 
     aws_type = "DecryptionFailure"
+
+
+class KmsAccessDenied(HushError):
+    """The caller may use the secret but not its KMS key (``AccessDeniedException``, 403)."""
+
+    status = 403
+    aws_type = "AccessDeniedException"
 
 
 class InvalidNextToken(InvalidRequest):

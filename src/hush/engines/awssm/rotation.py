@@ -34,6 +34,7 @@ from hush.core.rotation.alerts import AlertSender, webhook_key
 from hush.crypto import SecretBytes
 from hush.engines.awssm.env import ActionEnv, Body, add_version, identity
 from hush.engines.awssm.errors import InvalidParameter, InvalidRequestState
+from hush.engines.awssm.keys import as_engine
 from hush.engines.awssm.model import AWSCURRENT, AWSPENDING, SecretRecord
 from hush.engines.awssm.rotation_claim import Claim, keep_claim
 from hush.engines.awssm.rotation_failures import AuditEvent, FailureReporter
@@ -198,7 +199,8 @@ class RotationRunner:
         return version_id
 
     async def _run_started(self, entry: DueEntry, region: str) -> None:
-        """The background half of RotateSecret."""
+        """The background half of RotateSecret (it runs as the engine, not as the caller)."""
+        as_engine()
         try:
             await self.run_due(entry, self._env(region).now)
         except Exception as exc:  # the due entry stays: the background scheduler resumes it
