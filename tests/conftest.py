@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pymysql
 import pytest
+from hypothesis import settings
 
 from tests.support.databases import MariaDBTarget, PostgresTarget, mariadb_target, postgres_target
 from tests.support.idp import LocalIdP
@@ -21,6 +22,12 @@ DEV_ROOT_TOKEN = "root"
 # The dev AWS key pair the aws_server fixture fixes with -dev-aws-access-key-id/-secret-access-key.
 DEV_AWS_ACCESS_KEY_ID = "AKIAHUSHTESTDEV00001"
 DEV_AWS_SECRET_ACCESS_KEY = "hushTestDevSecretKey0000000000000000000/"
+
+# No per-example deadline for property tests that do not set their own: on a loaded CI machine
+# one example of a microsecond function can still be descheduled past hypothesis's 200 ms
+# default, and the fast re-run then fails the test as "Flaky: unreliable test timings".
+settings.register_profile("hush-tests", deadline=None)
+settings.load_profile("hush-tests")
 
 
 @pytest.fixture(scope="session")

@@ -62,7 +62,7 @@ def write_until_killed(kind: str, location: str, cycle: int, tmp_path: Path, dsn
     with out_path.open("w") as out, err_path.open("w") as err:
         with subprocess.Popen(args, stdout=out, stderr=err, env=env) as child:
             try:
-                deadline = time.monotonic() + 15
+                deadline = time.monotonic() + 60  # a loaded machine starts Python slowly
                 while not out_path.read_text():  # wait for the first acknowledged write
                     if child.poll() is not None or time.monotonic() > deadline:
                         pytest.fail(f"writer did not start: {err_path.read_text()[-2000:]}")

@@ -63,7 +63,7 @@ async def main(kind, location, dsn, mode):
     else:
         async with store.exclusive("shared"):
             print("in", flush=True)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(3.0)
         print("out", flush=True)
         await store.close()
 
@@ -100,6 +100,8 @@ def test_exclusive_excludes_another_process(db_backend: Backend) -> None:
             async with db_backend.store.exclusive("shared"):
                 return time.monotonic() - started
 
+        # The child holds the lock 3 s after saying "in": a loaded machine may take a while to
+        # get here, but not 2.5 s, so the wait below is still at least 0.5 s.
         waited = db_backend.run(wait_for_lock())
         assert child.stdout.readline().strip() == "out"
         assert waited > 0.5
@@ -119,7 +121,7 @@ def test_try_hold_is_refused_while_another_process_holds_it_and_freed_by_kill(
         _stop(child)  # SIGKILL: the holder gets no chance to release anything
 
     async def take_after_kill() -> bool:
-        for _ in range(50):
+        for _ in range(300):  # up to 30 s: generous for a loaded machine
             held = await db_backend.store.try_hold("background")
             if held is not None:
                 await held.release()

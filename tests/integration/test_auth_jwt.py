@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import hvac
 import hvac.exceptions
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.idp import GITHUB_ISSUER, LocalIdP, public_pem
 from tests.support.server import HushProcess
@@ -269,9 +270,12 @@ def test_jwks_key_rotation_is_picked_up_on_an_unknown_kid(dev_server: HushProces
             token = idp.sign({"sub": "job", "aud": AUDIENCE})
             client.auth.jwt.jwt_login("ci", token, use_token=False, path="rotating")
 
+        # Made before the first login: generating an RSA key can take seconds on a loaded
+        # machine, and the next login must come within 5 s of the first one's fetch.
+        new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         login()  # the first login fetches and caches the JWKS
         fetched = idp.requests.count("/jwks")
-        idp.rotate_rsa("rsa-2")
+        idp.rotate_rsa("rsa-2", new_key)
         # Right after a fetch an unknown kid does not trigger another (at most one per 5 s) ...
         with pytest.raises(hvac.exceptions.InvalidRequest) as caught:
             login()

@@ -234,7 +234,8 @@ def test_rotate_secret_answers_before_the_steps_and_refuses_a_second_one(
     try:
         started = time.monotonic()
         rotated = sm.rotate_secret(SecretId=name, RotationLambdaARN=webhook.url)
-        assert time.monotonic() - started < 5  # the webhook holds setSecret for up to 20 s
+        # The webhook holds setSecret for up to 20 s: 10 s is generous and still tells them apart.
+        assert time.monotonic() - started < 10
         version = rotated["VersionId"]
         assert version != first
         wait_for(lambda: [c["Step"] for c in webhook.calls] == ["createSecret", "setSecret"],
@@ -254,7 +255,7 @@ def test_rotate_secret_answers_before_the_steps_and_refuses_a_second_one(
         during = time.monotonic()
         assert sm.get_secret_value(SecretId=name)["SecretString"] == "before"
         sm.tag_resource(SecretId=name, Tags=[{"Key": "during", "Value": "rotation"}])
-        assert time.monotonic() - during < 5
+        assert time.monotonic() - during < 10
     finally:
         webhook.slow_step = ""
         webhook.release.set()

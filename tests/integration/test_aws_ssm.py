@@ -325,7 +325,8 @@ def test_value_limits_tiers_patterns_and_policies(ssm: Any, root: str) -> None:
 
 def test_expired_parameter_is_deleted_by_the_background_scheduler(ssm: Any, root: str) -> None:
     name = f"{root}/short-lived"
-    when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=3)
+    # 8 s, not 3 s: the read below must land before the expiry on a loaded machine too.
+    when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=8)
     policy = (
         '[{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"'
         + when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -37,7 +37,7 @@ PG_CREATE = [
 PG_RENEW = ["ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';"]
 
 
-def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+def _wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -128,14 +128,14 @@ def pg(dev_server: HushProcess, pg_target: PostgresTarget) -> Iterator[tuple[hva
 def maria(
     dev_server: HushProcess, maria_target: MariaDBTarget
 ) -> Iterator[tuple[hvac.Client, str]]:
-    """A database mount for ``maria_target`` with roles ``app`` (default_ttl 1m) and ``short``."""
+    """A database mount for ``maria_target``: roles ``app`` (default_ttl 1m) and ``short`` (5 s)."""
     create = [
         "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}';"
         f"GRANT SELECT ON `{maria_target.dbname}`.* TO '{{{{name}}}}'@'%';"
     ]
     with database_mount(dev_server, "dbl") as (client, mount):
         configure_root_connection(client, mount, "maria", maria_target, "*")
-        for role, ttl in (("app", "1m"), ("short", "2s")):
+        for role, ttl in (("app", "1m"), ("short", "5s")):
             client.secrets.database.create_role(
                 role, "maria", create, default_ttl=ttl, mount_point=mount
             )
@@ -196,11 +196,11 @@ def test_pg_lease_expires_and_the_role_is_dropped(
 ) -> None:
     client, mount = pg
     client.secrets.database.create_role(
-        "short", "pg", PG_CREATE, default_ttl="2s", mount_point=mount
+        "short", "pg", PG_CREATE, default_ttl="5s", mount_point=mount
     )
     creds = client.secrets.database.generate_credentials("short", mount_point=mount)
     user, password = creds["data"]["username"], creds["data"]["password"]
-    assert creds["lease_duration"] == 2
+    assert creds["lease_duration"] == 5
     assert pg_target.role_exists(user)
     assert _wait_until(lambda: not pg_target.role_exists(user))
     assert not _pg_login_works(pg_target, user, password)
@@ -313,7 +313,7 @@ def test_pg_failed_revocation_is_visible_and_retried_until_it_works(
         connection_url=pg_target.connection_url,
         mount_point=mount,
     )
-    assert _wait_until(lambda: not pg_target.role_exists(user), timeout=25)
+    assert _wait_until(lambda: not pg_target.role_exists(user), timeout=40)
     assert _wait_until(lambda: _lease_keys(client, f"{mount}/creds/app/") == [])
 
 

@@ -19,9 +19,14 @@ import pytest
 from tests.support.server import HushProcess, free_port, start_hush, write_config
 
 
-def _slow_body(payload: bytes, pieces: int = 10, pause: float = 0.2) -> Iterator[bytes]:
+def _slow_body(
+    payload: bytes, sending: threading.Event, pieces: int = 10, pause: float = 0.2
+) -> Iterator[bytes]:
+    """``payload`` in ``pieces``, ``pause`` apart; ``sending`` is set once two pieces are out."""
     step = max(1, len(payload) // pieces)
-    for start in range(0, len(payload), step):
+    for index, start in enumerate(range(0, len(payload), step)):
+        if index == 2:
+            sending.set()
         time.sleep(pause)
         yield payload[start : start + step]
 
@@ -55,13 +60,14 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path, workers: int)
             _wait_until_every_worker_is_unsealed(server)
 
         outcome: dict[str, object] = {}
+        sending = threading.Event()
 
         def slow_write() -> None:
             payload = b'{"value": "' + b"x" * 2000 + b'"}'
             try:
                 response = httpx.put(
                     f"{server.url}/v1/kv/drained",
-                    content=_slow_body(payload),
+                    content=_slow_body(payload, sending),
                     headers={"X-Vault-Token": token, "Content-Type": "application/json"},
                     timeout=30,
                 )
@@ -71,7 +77,9 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path, workers: int)
 
         writer = threading.Thread(target=slow_write)
         writer.start()
-        time.sleep(0.7)  # the body is being streamed now
+        # The body is being streamed now (a fixed sleep could end before a loaded machine had
+        # even connected).
+        assert sending.wait(30), outcome
         assert server.process is not None
         server.process.send_signal(signal.SIGTERM)
         writer.join(30)

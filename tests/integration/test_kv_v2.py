@@ -233,15 +233,21 @@ def test_destroyed_version_is_404_and_cannot_be_undeleted(kv: Any, name: str) ->
 
 
 def test_delete_version_after_expires_new_versions(kv: Any, name: str) -> None:
-    kv.update_metadata(name, delete_version_after="1s", mount_point=MOUNT)
+    # 5 s, not 1 s: the first read must land before the deletion time on a loaded machine too.
+    kv.update_metadata(name, delete_version_after="5s", mount_point=MOUNT)
     written = write(kv, name, {"v": "1"})
+    written_at = time.monotonic()
     assert RFC3339_NANO.fullmatch(written["deletion_time"])
     assert read(kv, name)["data"] == {"v": "1"}
-    time.sleep(1.2)
-    with pytest.raises(hvac.exceptions.InvalidPath):
-        read(kv, name)
+    while True:
+        try:
+            read(kv, name)
+        except hvac.exceptions.InvalidPath:
+            break
+        assert time.monotonic() - written_at < 15, "the version outlived delete_version_after"
+        time.sleep(0.2)
     meta = kv.read_secret_metadata(name, mount_point=MOUNT)["data"]
-    assert meta["delete_version_after"] == "1s"
+    assert meta["delete_version_after"] == "5s"
 
 
 # --- patch --------------------------------------------------------------------------------------

@@ -26,14 +26,16 @@ def _expiry_survives_a_restart(server: HushProcess) -> None:
     init = server.client().sys.initialize(secret_shares=1, secret_threshold=1)
     root = server.client(str(init["root_token"]))
     root.sys.submit_unseal_keys(init["keys"])
-    short = root.auth.token.create_orphan(policies=["default"], ttl="6s")["auth"]
+    # Long enough to outlive the restart below: a loaded machine can take over 15 s to start a
+    # server, and a short lease that expired meanwhile would leave one lease after the restart.
+    short = root.auth.token.create_orphan(policies=["default"], ttl="30s")["auth"]
+    deadline = time.monotonic() + 30 + 20
     long = root.auth.token.create_orphan(policies=["default"], ttl="1h")["auth"]
     assert len(_leases(root, "auth/token/create-orphan")) == 2
     server.restart()
     root.sys.submit_unseal_keys(init["keys"])
     assert len(_leases(root, "auth/token/create-orphan")) == 2
     # Nothing looks the short token up: only the due-time index can remove it.
-    deadline = time.monotonic() + 20
     while time.monotonic() < deadline and short["accessor"] in _accessors(root):
         time.sleep(0.25)
     assert short["accessor"] not in _accessors(root)

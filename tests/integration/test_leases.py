@@ -127,14 +127,16 @@ def test_revoking_a_token_drops_its_lease(root: hvac.Client) -> None:
 def test_expired_tokens_are_revoked_by_the_expiry_loop(root: hvac.Client) -> None:
     path = "auth/token/create-orphan"
     before = set(_lease_names(root, path))
-    parent = _create(root, path, ttl="2s", policies=["root"])
+    # 5 s, not 2 s: the parent must still be alive for the child's creation and the listing
+    # below, even on a loaded machine.
+    parent = _create(root, path, ttl="5s", policies=["root"])
     lease_name = (set(_lease_names(root, path)) - before).pop()
     child = hvac.Client(url=root.url, token=parent["token"]).auth.token.create(
         policies=["default"], ttl="1h"
     )["auth"]
     assert {parent["accessor"], child["accessor"]} <= _accessors(root)
     # Nothing looks the tokens up: only the due-time index can remove them from storage.
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 25
     while time.monotonic() < deadline:
         if not {parent["accessor"], child["accessor"]} & _accessors(root):
             break

@@ -332,7 +332,12 @@ def test_sighup_rotation_with_two_workers_keeps_both_files_verifiable(
     _load(server, token, threads=6, per_thread=10)
     log.rename(rotated)
     os.kill(server.process.pid, signal.SIGHUP)
-    _wait_for(log.exists)
+    # Every worker must have let go of the rotated file before the next load: the new file
+    # existing proves only that one of them reopened, and the other would go on appending to
+    # the old file (the chains of the two files would then fork).
+    workers = _children(server.process.pid)
+    assert len(workers) == 2
+    _wait_for(lambda: log.exists() and not any(_holds_open(pid, rotated) for pid in workers))
     _load(server, token, threads=6, per_thread=10)
     server.stop()
 
@@ -348,6 +353,21 @@ def test_sighup_rotation_with_two_workers_keeps_both_files_verifiable(
         line for line in log.read_bytes().splitlines() if b'"type":"device_start"' in line
     ]
     assert len(new_starts) == 1  # the second worker continued the first one's segment
+
+
+def _holds_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (a renamed file shows its new name)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                return True
+        except OSError:
+            continue  # closed meanwhile
+    return False
 
 
 def _alive(pid: int) -> bool:

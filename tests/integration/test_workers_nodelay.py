@@ -31,8 +31,9 @@ def workers(tmp_path: Path) -> Iterator[HushProcess]:
 
 
 def test_keep_alive_requests_are_not_held_by_delayed_acks(workers: HushProcess) -> None:
-    per_request = []
+    quartiles = []
     for _ in range(CLIENTS):
+        per_request = []
         with httpx.Client(base_url=workers.url, timeout=10) as http:
             http.get("/v1/sys/seal-status")  # connect, and warm this worker up
             for _ in range(REQUESTS):
@@ -40,8 +41,10 @@ def test_keep_alive_requests_are_not_held_by_delayed_acks(workers: HushProcess) 
                 reply = http.get("/v1/sys/seal-status")
                 per_request.append(time.perf_counter() - started)
                 assert reply.status_code == 200 and "sealed" in reply.json()
-    per_request.sort()
-    median = per_request[len(per_request) // 2]
+        per_request.sort()
+        quartiles.append(per_request[len(per_request) // 4])
     # With Nagle on, every request takes >= 40 ms (the delayed-ACK timer); without, about 1 ms.
-    # 25 ms leaves room for a loaded machine and still fails every time with Nagle.
-    assert median < 0.025, f"median keep-alive request took {median * 1000:.1f} ms"
+    # Per connection (one connection is one worker's), so a single worker with Nagle on fails;
+    # the lower quartile, not the median: a loaded machine delays many requests, but cannot make
+    # a quarter of a connection's requests beat the 40 ms timer while Nagle holds them all.
+    assert max(quartiles) < 0.025, f"lower quartile per connection: {quartiles}"

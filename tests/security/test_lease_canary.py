@@ -40,7 +40,9 @@ def test_token_canaries_never_leak_through_leases(sealed_server: ServerFactory) 
 
     expiring, revoked, queued = _canary_token(), _canary_token(), _canary_token()
     root.adapter.post("/v1/auth/token/roles/canary", json={"orphan": True})
-    for token, ttl in ((expiring, "2s"), (revoked, "1h"), (queued, "1h")):
+    # 5 s, not 2 s: the expiring lease must still be there for the listing and look-ups below,
+    # which can take seconds on a loaded machine.
+    for token, ttl in ((expiring, "5s"), (revoked, "1h"), (queued, "1h")):
         root.adapter.post("/v1/auth/token/create/canary", json={"id": token, "ttl": ttl})
     names = root.sys.list_leases("auth/token/create/canary")["data"]["keys"]
     assert len(names) == 3

@@ -120,9 +120,10 @@ class LocalIdP:
             )
         return jwt.encode(body, self.ec_key, "ES256", headers={"kid": "ec-1", **(headers or {})})
 
-    def rotate_rsa(self, kid: str) -> None:
-        """Replace the RSA key by a new one published under ``kid`` (the old one is withdrawn)."""
-        self.rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    def rotate_rsa(self, kid: str, key: rsa.RSAPrivateKey | None = None) -> None:
+        """Replace the RSA key by ``key`` (a new one by default) published under ``kid`` (the old
+        one is withdrawn). Pass a key made beforehand where the rotation itself must be quick."""
+        self.rsa_key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.rsa_kid = kid
 
     def github_token(self, repository: str, ref: str, audience: str, **extra: Any) -> str:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,7 @@ __all__ = [
     "SoftHSM",
     "seal_block",
     "start_sealed",
+    "wait_logged",
     "wait_unsealed",
 ]
 
@@ -63,13 +64,31 @@ def wait_unsealed(server: HushProcess, timeout: float = 20.0) -> dict[str, objec
     raise AssertionError(f"still sealed after {timeout}s: {status}\n{server.log_text()}")
 
 
+def wait_logged(server: HushProcess, *texts: str, timeout: float = 30.0) -> str:
+    """Poll the server's output until it contains every one of ``texts``; return the output.
+
+    A seal failure is logged by a background attempt some time after the server answers: a
+    fixed sleep is too short on a loaded machine.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        log = server.log_text()
+        if all(text in log for text in texts):
+            return log
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{texts} not logged within {timeout}s:\n{log}")
+        time.sleep(0.1)
+
+
 @dataclass
 class SoftHSM:
     """A SoftHSM2 token in its own directory (``SOFTHSM2_CONF`` points at it)."""
 
     directory: Path
     label: str = "hush"
-    pin: str = "1234"
+    # A canary, not "1234": tests search the server's output for the PIN, and four digits turn up
+    # there by chance (a port such as 21234, a PID, a hex request id).
+    pin: str = field(default_factory=lambda: f"pin-{uuid.uuid4().hex[:16]}")
 
     @classmethod
     def create(cls, directory: Path) -> SoftHSM:
