@@ -8,15 +8,12 @@ password works is checked by really logging in to MariaDB with it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import orjson
 import pymysql
 import pytest
 
-from tests.conftest import DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY
-from tests.integration.test_aws_cli import _aws
-from tests.support.aws import rotation_finished, secretsmanager, wait_for
+from tests.support import db_rotation
 from tests.support.databases import MariaDBTarget
 from tests.support.server import HushProcess
 
@@ -47,46 +44,24 @@ def _logs_in(target: MariaDBTarget, user: str, password: str) -> bool:
 
 
 def _credentials(target: MariaDBTarget, username: str, password: str, **extra: str) -> str:
-    return orjson.dumps(
-        {
-            "engine": "mariadb",
-            "host": target.host,
-            "port": target.port,
-            "username": username,
-            "password": password,
-            "dbname": target.dbname,
-            **extra,
-        }
-    ).decode()
+    return db_rotation.credentials_json(
+        "mariadb", target.host, target.port, target.dbname, username, password, **extra
+    )
 
 
 def test_aws_cli_rotates_a_single_user_password(
     aws_server: HushProcess, maria_target: MariaDBTarget, maria_user: str
 ) -> None:
-    sm = secretsmanager(aws_server.url, DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY)
+    sm = db_rotation.sm_client(aws_server)
     name = f"maria/{maria_user}"
     sm.create_secret(Name=name, SecretString=_credentials(maria_target, maria_user, "initial-pw"))
     assert _logs_in(maria_target, maria_user, "initial-pw")
-    rotated = _aws(
-        aws_server,
-        "secretsmanager",
-        "rotate-secret",
-        "--secret-id",
-        name,
-        "--rotation-lambda-arn",
-        "hush:mariadb-single-user",
-        "--rotation-rules",
-        "ScheduleExpression=rate(30 days)",
-    )
-    assert rotated.returncode == 0, rotated.stderr
-    rotation_finished(sm, name, orjson.loads(rotated.stdout)["VersionId"])
-    new = orjson.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    db_rotation.cli_rotate(aws_server, sm, name, "hush:mariadb-single-user")
+    new = db_rotation.secret_json(sm, name)
     assert new["username"] == maria_user and new["password"] != "initial-pw"
     assert _logs_in(maria_target, maria_user, new["password"])
     assert not _logs_in(maria_target, maria_user, "initial-pw")
-    previous = orjson.loads(
-        sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"]
-    )
+    previous = db_rotation.secret_json(sm, name, "AWSPREVIOUS")
     assert previous["password"] == "initial-pw"
     assert new["password"] not in aws_server.log_text()
 
@@ -94,7 +69,7 @@ def test_aws_cli_rotates_a_single_user_password(
 def test_alternating_users_keep_previous_working_until_next_rotation(
     aws_server: HushProcess, maria_target: MariaDBTarget, maria_user: str
 ) -> None:
-    sm = secretsmanager(aws_server.url, DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY)
+    sm = db_rotation.sm_client(aws_server)
     master = f"maria-master/{maria_user}"
     sm.create_secret(
         Name=master,
@@ -105,18 +80,15 @@ def test_alternating_users_keep_previous_working_until_next_rotation(
         Name=name,
         SecretString=_credentials(maria_target, maria_user, "initial-pw", masterarn=master),
     )
-    started = sm.rotate_secret(SecretId=name, RotationLambdaARN="hush:mariadb-alternating-users")
-    rotation_finished(sm, name, started["VersionId"])
-    first: dict[str, Any] = orjson.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    db_rotation.rotate(sm, name, "hush:mariadb-alternating-users")
+    first = db_rotation.secret_json(sm, name)
     assert first["username"] == maria_user + "_clone"
     # The clone got the base user's SELECT grant: it reads the table.
     assert _logs_in(maria_target, maria_user + "_clone", first["password"])
-    previous = orjson.loads(
-        sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"]
-    )
+    previous = db_rotation.secret_json(sm, name, "AWSPREVIOUS")
     assert _logs_in(maria_target, previous["username"], previous["password"])
-    rotation_finished(sm, name, sm.rotate_secret(SecretId=name)["VersionId"])
-    second = orjson.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    db_rotation.rotate(sm, name)
+    second = db_rotation.secret_json(sm, name)
     assert second["username"] == maria_user
     assert _logs_in(maria_target, maria_user, second["password"])
     assert not _logs_in(maria_target, maria_user, "initial-pw")
@@ -128,7 +100,7 @@ def test_alternating_users_keep_previous_working_until_next_rotation(
 def test_failing_test_step_keeps_awscurrent(
     aws_server: HushProcess, maria_target: MariaDBTarget, maria_user: str
 ) -> None:
-    sm = secretsmanager(aws_server.url, DEV_AWS_ACCESS_KEY_ID, DEV_AWS_SECRET_ACCESS_KEY)
+    sm = db_rotation.sm_client(aws_server)
     master = f"maria-master2/{maria_user}"
     sm.create_secret(
         Name=master,
@@ -139,17 +111,11 @@ def test_failing_test_step_keeps_awscurrent(
     value = _credentials(maria_target, maria_user, "initial-pw", masterarn=master)
     value = value.replace(maria_target.dbname, "mysql")
     first = sm.create_secret(Name=name, SecretString=value)["VersionId"]
-    sm.rotate_secret(SecretId=name, RotationLambdaARN="hush:mariadb-alternating-users")
-    wait_for(
-        lambda: aws_server.client().adapter.get(f"/v1/awssm/secrets/{name}")["data"]["rotation"][
-            "failures"
-        ],
-        "the rotation failure",
-    )
+    db_rotation.start_failing_rotation(aws_server, sm, name, "hush:mariadb-alternating-users")
     current = sm.get_secret_value(SecretId=name)
     assert current["VersionId"] == first
     assert orjson.loads(current["SecretString"])["password"] == "initial-pw"
     assert _logs_in(maria_target, maria_user, "initial-pw")
-    rotation = aws_server.client().adapter.get(f"/v1/awssm/secrets/{name}")["data"]["rotation"]
+    rotation = db_rotation.rotation_status(aws_server, name)
     assert rotation["failures"] == 1 and rotation["last_error"].startswith("testSecret")
     assert "initial-pw" not in rotation["last_error"]

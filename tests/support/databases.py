@@ -31,6 +31,7 @@ __all__ = [
     "database_mount",
     "mariadb_target",
     "postgres_target",
+    "verifier_matches",
 ]
 
 
@@ -88,7 +89,7 @@ class PostgresTarget:
             ).fetchone()
         if row is None or row[0] is None:
             return False
-        return _verifier_matches(str(row[0]), role, password)
+        return verifier_matches(str(row[0]), role, password)
 
     def roles_with_prefix(self) -> list[str]:
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
@@ -98,7 +99,8 @@ class PostgresTarget:
         return [r[0] for r in rows]
 
 
-def _verifier_matches(verifier: str, role: str, password: str) -> bool:
+def verifier_matches(verifier: str, role: str, password: str) -> bool:
+    """Whether ``password`` is ``role``'s, given the md5 or SCRAM-SHA-256 verifier in pg_authid."""
     if verifier.startswith("md5"):
         return verifier == "md5" + hashlib.md5((password + role).encode()).hexdigest()
     method, rest = verifier.split("$", 1)

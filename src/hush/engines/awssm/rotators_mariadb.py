@@ -1,42 +1,34 @@
-"""MariaDB/MySQL rotators: change a database user's password in the four rotation steps.
+"""MariaDB/MySQL rotators: the database part of rotating a MariaDB or MySQL user's password.
 
-The secret's value is the JSON AWS's MySQL rotation templates use: ``engine`` (``mysql`` or
-``mariadb``), ``host``, ``port``, ``username``, ``password``, ``dbname`` (optional) and, for
-alternating users, ``masterarn`` (the name or ARN of another secret on the same mount holding the
-credentials of a user allowed to ``CREATE USER`` and grant what the rotated user holds).
+The strategies and the secret's JSON are :mod:`hush.engines.awssm.rotators_database`'s, as AWS's
+MySQL rotation templates use them: ``engine`` is ``mysql`` or ``mariadb``, ``dbname`` is optional
+and the masterarn user may ``CREATE USER`` and grant what the rotated user holds.
 
-* ``hush:mariadb-single-user``: setSecret logs in with the AWSCURRENT credentials and changes that
-  user's own password (``SET PASSWORD``, which
-  needs no privilege); clients holding the old password fail
-  from then on.
-* ``hush:mariadb-alternating-users``: two users, ``<name>`` and ``<name>_clone``. Each rotation
-  gives the *other* user a new password; the clone is created on first use with the grants of
-  ``<name>`` (``SHOW GRANTS`` copied, as AWS's template does), so AWSPREVIOUS keeps working until
-  the rotation after next.
+* ``hush:mariadb-single-user``: the user changes its own password (``SET PASSWORD``, which needs
+  no privilege).
+* ``hush:mariadb-alternating-users``: the clone is created on first use with the grants of
+  ``<name>`` (``SHOW GRANTS`` copied, as AWS's template does).
 
-Accounts are ``'<username>'@'%'``. testSecret logs in with the pending credentials. PyMySQL runs
-in a worker thread; usernames and passwords are passed as driver parameters (quoted by the
-driver), never formatted into SQL by hand, and never reach a log or an error message.
+Accounts are ``'<username>'@'%'``. PyMySQL runs in a worker thread; usernames and passwords are
+passed as driver parameters (quoted by the driver), never formatted into SQL by hand, and never
+reach a log or an error message.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, Final
 
-import orjson
 import pymysql
 
-from hush.engines.awssm.rotators import StepFailed, new_random_value
-from hush.engines.awssm.rotators_postgres import SecretLookup, credentials_of
-from hush.engines.awssm.store import SecretValue
+from hush.engines.awssm.rotators import StepFailed
+from hush.engines.awssm.rotators_database import CLONE, CONNECT_TIMEOUT, DatabaseUserRotator
 
 __all__ = ["MARIADB_ALTERNATING", "MARIADB_SINGLE_USER", "MariaDBRotator"]
 
 MARIADB_SINGLE_USER: Final = "hush:mariadb-single-user"
 MARIADB_ALTERNATING: Final = "hush:mariadb-alternating-users"
-_CLONE: Final = "_clone"
-_CONNECT_TIMEOUT: Final = 5
 #: ER_CANNOT_USER: the operation failed for the account (here: it does not exist).
 _NO_SUCH_USER: Final = 1396
 
@@ -49,7 +41,7 @@ def _connect(credentials: dict[str, Any], step: str) -> pymysql.connections.Conn
             user=credentials["username"],
             password=credentials["password"],
             database=credentials.get("dbname") or None,
-            connect_timeout=_CONNECT_TIMEOUT,
+            connect_timeout=CONNECT_TIMEOUT,
             autocommit=True,
         )
     except (pymysql.Error, ValueError, TypeError) as exc:
@@ -82,86 +74,68 @@ def _clone_grants(cursor: Any, base: str, clone: str) -> None:
                 break
 
 
-class MariaDBRotator:
+def _alter_own_password(cursor: Any, new: dict[str, Any]) -> None:
+    try:
+        cursor.execute("SET PASSWORD = PASSWORD(%s)", (new["password"],))
+    except pymysql.err.ProgrammingError:
+        # MySQL 8 dropped PASSWORD(); ALTER USER on oneself needs no privilege there.
+        cursor.execute("ALTER USER USER() IDENTIFIED BY %s", (new["password"],))
+
+
+def _alter_or_create_user(cursor: Any, new: dict[str, Any]) -> None:
+    user, password = new["username"], new["password"]
+    try:
+        cursor.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (user, password))
+    except pymysql.err.OperationalError as exc:
+        if exc.args[0] != _NO_SUCH_USER:
+            raise
+        cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
+        try:
+            _clone_grants(cursor, user.removesuffix(CLONE), user)
+        except pymysql.Error:
+            cursor.execute("DROP USER IF EXISTS %s@'%%'", (user,))
+            raise
+
+
+def _change(
+    connection: pymysql.connections.Connection[Any],
+    change: Callable[[Any, dict[str, Any]], None],
+    new: dict[str, Any],
+) -> None:
+    """Run ``change(cursor, new)``; a driver error fails setSecret. Closes ``connection``."""
+    try:
+        with connection.cursor() as cursor:
+            change(cursor, new)
+    except pymysql.Error as exc:
+        raise StepFailed(f"setSecret: MariaDB refused the change ({type(exc).__name__})") from None
+    finally:
+        connection.close()
+
+
+def _log_in_and_set_own_password(current: dict[str, Any], new: dict[str, Any]) -> None:
+    try:
+        connection = _connect(current, "setSecret")
+    except StepFailed:
+        # A retry after an earlier setSecret changed the password: log in with the new one.
+        connection = _connect(new, "setSecret")
+    _change(connection, _alter_own_password, new)
+
+
+def _log_in_and_set_other_user(master: dict[str, Any], new: dict[str, Any]) -> None:
+    _change(_connect(master, "setSecret"), _alter_or_create_user, new)
+
+
+class MariaDBRotator(DatabaseUserRotator):
     """Single-user or alternating-users password rotation for MariaDB and MySQL."""
 
-    def __init__(self, strategy: str, lookup: SecretLookup) -> None:
-        """``strategy`` is one of the two rotator names; ``lookup`` reads other secrets."""
-        self._strategy = strategy
-        self._lookup = lookup
+    single_user = MARIADB_SINGLE_USER
+    alternating = MARIADB_ALTERNATING
 
-    async def create(self, event: dict[str, Any], current: SecretValue | None) -> SecretValue:
-        """createSecret: a new password (for the other user when alternating)."""
-        credentials = credentials_of(current, "the AWSCURRENT value")
-        fresh = orjson.loads(new_random_value(current).string or "{}")
-        if self._strategy == MARIADB_ALTERNATING:
-            username = credentials["username"]
-            fresh["username"] = (
-                username[: -len(_CLONE)] if username.endswith(_CLONE) else username + _CLONE
-            )
-        return SecretValue(string=orjson.dumps(fresh).decode())
+    async def _test_login(self, credentials: dict[str, Any]) -> None:
+        await asyncio.to_thread(_login_test, credentials)
 
-    async def step(self, event: dict[str, Any], pending: SecretValue) -> None:
-        """setSecret changes the password in the database; testSecret logs in with it."""
-        step = event["Step"]
-        new = credentials_of(pending, "the AWSPENDING value")
-        if step == "setSecret":
-            await self._set(event["SecretId"], new)
-        elif step == "testSecret":
-            await asyncio.to_thread(_login_test, new)
+    async def _set_own_password(self, current: dict[str, Any], new: dict[str, Any]) -> None:
+        await asyncio.to_thread(_log_in_and_set_own_password, current, new)
 
-    async def _set(self, secret_id: str, new: dict[str, Any]) -> None:
-        if self._strategy == MARIADB_SINGLE_USER:
-            current = credentials_of(await self._lookup(secret_id), "the AWSCURRENT value")
-            await asyncio.to_thread(self._set_own_password, current, new)
-        else:
-            master_id = new.get("masterarn")
-            if not isinstance(master_id, str) or not master_id:
-                raise StepFailed("setSecret: alternating users need masterarn in the secret")
-            master = credentials_of(await self._lookup(master_id), "the masterarn secret")
-            await asyncio.to_thread(self._set_other_user, master, new)
-
-    @staticmethod
-    def _set_own_password(current: dict[str, Any], new: dict[str, Any]) -> None:
-        try:
-            connection = _connect(current, "setSecret")
-        except StepFailed:
-            # A retry after an earlier setSecret changed the password: log in with the new one.
-            connection = _connect(new, "setSecret")
-        try:
-            with connection.cursor() as cursor:
-                try:
-                    cursor.execute("SET PASSWORD = PASSWORD(%s)", (new["password"],))
-                except pymysql.err.ProgrammingError:
-                    # MySQL 8 dropped PASSWORD(); ALTER USER on oneself needs no privilege there.
-                    cursor.execute("ALTER USER USER() IDENTIFIED BY %s", (new["password"],))
-        except pymysql.Error as exc:
-            raise StepFailed(
-                f"setSecret: MariaDB refused the change ({type(exc).__name__})"
-            ) from None
-        finally:
-            connection.close()
-
-    @staticmethod
-    def _set_other_user(master: dict[str, Any], new: dict[str, Any]) -> None:
-        connection = _connect(master, "setSecret")
-        user, password = new["username"], new["password"]
-        try:
-            with connection.cursor() as cursor:
-                try:
-                    cursor.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (user, password))
-                except pymysql.err.OperationalError as exc:
-                    if exc.args[0] != _NO_SUCH_USER:
-                        raise
-                    cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
-                    try:
-                        _clone_grants(cursor, user.removesuffix(_CLONE), user)
-                    except pymysql.Error:
-                        cursor.execute("DROP USER IF EXISTS %s@'%%'", (user,))
-                        raise
-        except pymysql.Error as exc:
-            raise StepFailed(
-                f"setSecret: MariaDB refused the change ({type(exc).__name__})"
-            ) from None
-        finally:
-            connection.close()
+    async def _set_other_user(self, master: dict[str, Any], new: dict[str, Any]) -> None:
+        await asyncio.to_thread(_log_in_and_set_other_user, master, new)
