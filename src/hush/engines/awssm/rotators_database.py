@@ -15,8 +15,9 @@ change their passwords). Two strategies:
 createSecret makes the new password (and, alternating, names the other user); testSecret logs in
 with the pending credentials; finishSecret has nothing to do in the database. The database-specific
 part (log in, change a password, create the clone) is a subclass's: it passes usernames and
-passwords to the driver as parameters or quoted identifiers, never formatted into SQL by hand, and
-neither ever reaches a log or an error message.
+passwords to the driver as parameters or quoted identifiers, never formatted into SQL by hand.
+A password never reaches a log or an error message; a username does where it helps the operator
+("cannot log in to PostgreSQL as 'app'"), as AWS's rotation templates log it.
 """
 
 from __future__ import annotations
