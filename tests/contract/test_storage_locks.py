@@ -7,13 +7,27 @@ process or node: what one holds, the other must not get, and ``kill -9`` frees i
 from __future__ import annotations
 
 import asyncio
+import itertools
+import select
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from hush.storage.locks import lock_slot
+
 from .conftest import Backend
+
+
+def _stripe_twin(name: str) -> str:
+    """Another name whose lock stripe (1 of 1,024) is the same as ``name``'s."""
+    slot = lock_slot(name)
+    return next(
+        candidate
+        for candidate in (f"twin-{i}" for i in itertools.count())
+        if lock_slot(candidate) == slot
+    )
 
 
 def test_exclusive_serialises_read_modify_write(backend: Backend) -> None:
@@ -61,6 +75,8 @@ async def main(kind, location, dsn, mode):
         print("held" if held else "refused", flush=True)
         await asyncio.sleep(60)
     else:
+        if mode == "ready-exclusive":
+            print("ready", flush=True)
         async with store.exclusive("shared"):
             print("in", flush=True)
             await asyncio.sleep(3.0)
@@ -233,3 +249,51 @@ def test_worker_processes_opening_a_new_sqlite_file_together_all_succeed(tmp_pat
             err[-800:] for child, err in zip(children, errors, strict=True) if child.returncode
         ]
         assert not failed, failed[0]
+
+
+def test_two_names_on_one_stripe_nest_without_waiting_for_themselves(backend: Backend) -> None:
+    """A holder may take a second name (the mount table, then a new KV v2 mount's upgrade
+    marker); when the two names share a stripe it used to wait for itself for ever."""
+    store = backend.store
+    twin = _stripe_twin("outer")
+
+    async def nested() -> bytes | None:
+        async with store.exclusive("outer"), store.exclusive(twin):
+            await store.put("nested", b"done")
+        return await store.get("nested")
+
+    assert backend.run(asyncio.wait_for(nested(), 10)) == b"done"
+
+
+def _line_within(child: subprocess.Popen[str], seconds: float) -> str | None:
+    assert child.stdout is not None
+    ready, _, _ = select.select([child.stdout], [], [], seconds)
+    return child.stdout.readline().strip() if ready else None
+
+
+def test_leaving_an_inner_name_on_the_same_stripe_keeps_the_outer_one_held(
+    db_backend: Backend,
+) -> None:
+    """On SQLite a stripe is one byte of a lock file, locked per process: the inner section's
+    unlock must not free the outer one for the other processes."""
+    store = db_backend.store
+    twin = _stripe_twin("shared")
+
+    async def scenario() -> tuple[str | None, str | None, str | None]:
+        async with store.exclusive("shared"):
+            async with store.exclusive(twin):
+                pass
+            child = _holder(db_backend, "ready-exclusive")
+            try:
+                ready = await asyncio.to_thread(_line_within, child, 60)
+                early = await asyncio.to_thread(_line_within, child, 1.5)
+            except BaseException:
+                _stop(child)
+                raise
+        try:
+            late = await asyncio.to_thread(_line_within, child, 60)
+        finally:
+            _stop(child)
+        return ready, early, late
+
+    assert db_backend.run(asyncio.wait_for(scenario(), 150)) == ("ready", None, "in")

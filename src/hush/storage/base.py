@@ -198,7 +198,9 @@ class Storage(abc.ABC):
         """A critical section on ``name`` that excludes every process sharing this store.
 
         The default covers one process only (right for in-memory storage); shared backends
-        override it. Never nest two of them: a holder must not wait for another name.
+        override it. A holder may take another name (the mount table, then a new mount's
+        marker), always in the same order, or two nodes could wait for each other; the same name
+        twice waits for ever.
         """
         return self._locals().exclusive(name)
 

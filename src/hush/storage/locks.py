@@ -42,25 +42,47 @@ class HeldLock(abc.ABC):
         """Give the lock up; safe to call twice."""
 
 
-class LocalLocks:
-    """Process-local striped locks: the in-process half of every :meth:`Storage.exclusive`."""
+class _NamedLock:
+    """One name's asyncio lock and how many tasks hold or wait for it."""
+
+    __slots__ = ("lock", "users")
 
     def __init__(self) -> None:
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._held: set[str] = set()
+        self.lock = asyncio.Lock()
+        self.users = 0
 
-    def for_slot(self, slot: int) -> asyncio.Lock:
-        """The asyncio lock of one stripe (created on first use)."""
-        lock = self._locks.get(slot)
-        if lock is None:
-            lock = self._locks[slot] = asyncio.Lock()
-        return lock
+
+class LocalLocks:
+    """Process-local locks by name: the in-process half of every :meth:`Storage.exclusive`.
+
+    One lock per *name*, not per stripe: a task holding one name may take another (the mount
+    table, then a new KV v2 mount's upgrade marker) without waiting for itself, as it did
+    when the two names happened to share one of 1,024 stripes (a hang about once in a thousand
+    KV v2 mounts). A name's lock is dropped when nobody holds or waits for it.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, _NamedLock] = {}
+        self._held: set[str] = set()
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:
-        """Hold the stripe of ``name`` for the duration of the block."""
-        async with self.for_slot(lock_slot(name)):
-            yield
+        """Hold ``name`` for the duration of the block."""
+        entry = self._locks.get(name)
+        if entry is None:
+            entry = self._locks[name] = _NamedLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._locks[name]
+
+    def size(self) -> int:
+        """How many names have a lock now (held or awaited)."""
+        return len(self._locks)
 
     def try_hold(self, name: str) -> HeldLock | None:
         """Take ``name`` unless this process already holds it."""

@@ -87,6 +87,8 @@ class SQLiteStorage(Storage):
         # Worker processes sharing the file coordinate through byte-range locks on a side file:
         # bytes [0, LOCK_STRIPES) are critical sections, the ones after are long-lived locks.
         self._lock_fd: int | None = None
+        #: How many critical sections of this process hold each stripe's byte (see exclusive).
+        self._slot_users: dict[int, int] = {}
 
     async def open(self) -> None:
         """Create the file (mode 0600) and schema, and open the writer and reader connections."""
@@ -214,15 +216,25 @@ class SQLiteStorage(Storage):
     @asynccontextmanager
     async def _exclusive(self, name: str) -> AsyncIterator[None]:
         slot = lock_slot(name)
-        # lockf locks belong to the process: the asyncio stripe excludes this process's own
-        # tasks, the byte-range lock the other processes.
-        async with self._locals().for_slot(slot):
+        # lockf locks belong to the process: the asyncio lock of the name excludes this
+        # process's own tasks, the byte-range lock of its stripe the other processes. Two names
+        # of this process may share a stripe (held at once, or one inside the other): the byte
+        # is locked by the first and unlocked by the last, or the inner one's unlock would
+        # have left the outer one unprotected from the other processes.
+        async with self._locals().exclusive(name):
             fd = self._require_lock_fd()
-            await _lock_range(fd, slot)
+            if not self._slot_users.get(slot):
+                await _lock_range(fd, slot)
+            self._slot_users[slot] = self._slot_users.get(slot, 0) + 1
             try:
                 yield
             finally:
-                fcntl.lockf(fd, fcntl.LOCK_UN, 1, slot)
+                left = self._slot_users[slot] - 1
+                if left:
+                    self._slot_users[slot] = left
+                else:
+                    del self._slot_users[slot]
+                    fcntl.lockf(fd, fcntl.LOCK_UN, 1, slot)
 
     async def try_hold(self, name: str) -> HeldLock | None:
         """A byte-range lock the kernel drops when this process exits (even on ``kill -9``)."""
