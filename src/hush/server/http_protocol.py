@@ -42,7 +42,7 @@ class _HeadTooLarge(Exception):
     """Raised from a parser callback to stop parsing a head over the limit."""
 
 
-class VaultHttpProtocol(HttpToolsProtocol):  # type: ignore[misc]
+class VaultHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with Vault's ``LIST`` verb and a bounded request head."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
