@@ -111,12 +111,27 @@ def test_keep_alive_mixes_verbs_and_tolerates_empty_lines(server: HushProcess) -
                 assert orjson.loads(body)["data"] == {"v": "a"}
 
 
-def test_other_unknown_methods_and_lookalikes_are_refused(server: HushProcess) -> None:
-    for method in (b"LISTX", b"list", b"FOO", b"LIS"):
+def test_other_methods_reach_the_application_and_get_vaults_405(server: HushProcess) -> None:
+    """llhttp alone answers an unknown method with a plain-text 400; Vault answers 405 in its
+    JSON error shape, and so does Hush, for any method token."""
+    for method in (b"LISTX", b"BREW", b"LIS", b"M-SEARCH"):
         with _connect(server) as sock:
             sock.sendall(_request(method))
+            ((status, body),) = _responses(sock, 1)
+        assert status == 405, method
+        assert orjson.loads(body) == {"errors": ["unsupported operation"]}
+
+
+def test_malformed_request_lines_are_400(server: HushProcess) -> None:
+    for line in (
+        b" /v1/sys/health HTTP/1.1",
+        b"G(T /v1/sys/health HTTP/1.1",
+        b"GET\x00 / HTTP/1.1",
+    ):
+        with _connect(server) as sock:
+            sock.sendall(line + b"\r\nHost: x\r\n\r\n")
             answers = _responses(sock, 1)
-        assert answers and answers[0][0] in (400, 405), method
+        assert answers and answers[0][0] == 400, line
 
 
 def test_pipelined_list_is_refused_not_misread(server: HushProcess) -> None:

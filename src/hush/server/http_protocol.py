@@ -1,12 +1,14 @@
 """The HTTP/1.1 protocol Hush serves with: uvicorn's httptools (llhttp) protocol, taught ``LIST``.
 
 llhttp parses about twice as fast as h11 (the bare-ASGI ceiling: 10,905 against 6,109 req/s on
-two workers), but it knows only the registered HTTP methods and refuses Vault's ``LIST`` verb,
-which hvac and the Vault CLI send. This protocol rewrites a request line that starts with
-``LIST `` into ``GET `` before llhttp sees it and gives the application ``LIST`` as the method.
-It does so where a request starts: at the start of a connection and after each complete request.
-A ``LIST`` request pipelined behind another in the same packet is not recognised and is refused
-with 400, like any request llhttp cannot parse (clients do not pipeline; none of Vault's do).
+two workers), but it knows only the registered HTTP methods: it refuses Vault's ``LIST`` verb,
+which hvac and the Vault CLI send, and answers any other unknown method with a plain-text 400
+where Vault (Go's server) lets the application answer 405 in its JSON error shape. So where a
+request starts (at the start of a connection and after each complete request) this protocol
+reads the method token itself: one of :data:`NATIVE_METHODS` goes to llhttp as sent; any other
+valid token (``LIST``, ``BREW``...) is replaced by ``GET`` for the parser and given to the
+application as sent. A request pipelined behind another in the same packet is parsed by llhttp
+alone, so there such a method is refused with 400 (no Vault client pipelines).
 
 llhttp puts no limit on the request head, so this protocol does: a request line plus header
 fields over :data:`MAX_HEAD_BYTES` is answered 431 and the connection closed, however the head
@@ -21,13 +23,20 @@ from typing import Any, Final
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["MAX_HEAD_BYTES", "VaultHttpProtocol"]
+__all__ = ["MAX_HEAD_BYTES", "NATIVE_METHODS", "VaultHttpProtocol"]
 
 #: The most bytes a request line and its header fields may take before the answer is 431.
 MAX_HEAD_BYTES: Final = 64 * 1024
 
-_LIST: Final = b"LIST "
-_AS_GET: Final = b"GET "
+#: Methods llhttp parses as themselves; any other method token is parsed as a ``GET``.
+NATIVE_METHODS: Final = frozenset(
+    {b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", b"TRACE"}
+)
+#: The longest method token read here; a longer first word goes to llhttp as it is.
+_MAX_METHOD: Final = 32
+_TOKEN: Final = frozenset(
+    b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
 _TOO_LARGE: Final = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
     b"content-type: text/plain; charset=utf-8\r\n"
@@ -49,24 +58,32 @@ class VaultHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._at_request_start = True
         self._held = b""
-        self._list_request = False
+        self._method = ""
         self._head_bytes = 0
         self._refused = False
 
     def data_received(self, data: bytes) -> None:
-        """Feed ``data`` to llhttp, rewriting a ``LIST`` request line where a request starts."""
+        """Feed ``data`` to llhttp, reading the method token first where a request starts."""
         if self._at_request_start:
             # A client may send empty lines between requests (llhttp skips them too).
             data = (self._held + data).lstrip(b"\r\n")
             self._held = b""
             if not data:
                 return
-            if len(data) < len(_LIST) and _LIST.startswith(data):
-                self._held = data  # "LIS" so far: wait for the rest of the method
-                return
-            if data.startswith(_LIST):
-                data = _AS_GET + data[len(_LIST) :]
-                self._list_request = True
+            space = data.find(b" ", 0, _MAX_METHOD + 1)
+            if space < 0:
+                if len(data) <= _MAX_METHOD and all(byte in _TOKEN for byte in data):
+                    self._held = data  # "LIS" so far: wait for the rest of the method
+                    return
+            else:
+                method = data[:space]
+                if (
+                    method
+                    and method not in NATIVE_METHODS
+                    and all(byte in _TOKEN for byte in method)
+                ):
+                    self._method = method.decode("ascii")
+                    data = b"GET" + data[space:]
         super().data_received(data)
 
     def send_400_response(self, msg: str) -> None:
@@ -91,11 +108,11 @@ class VaultHttpProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        """The head is complete: the application gets ``LIST`` where the client sent it."""
+        """The head is complete: the application gets the method the client sent."""
         super().on_headers_complete()
-        if self._list_request:
-            self.scope["method"] = "LIST"
-            self._list_request = False
+        if self._method:
+            self.scope["method"] = self._method
+            self._method = ""
 
     def on_message_complete(self) -> None:
         """The request is complete: the next bytes start a new one."""
