@@ -2,7 +2,8 @@
 
 It is served exactly as Hush serves its API (:mod:`hush.server.runtime`,
 :mod:`hush.server.process`): ``asyncio.run(uvicorn.Server(config).serve())`` on the default asyncio
-loop, the same ``uvicorn.Config`` options, ``http="h11"`` unless told otherwise; with
+loop, the same ``uvicorn.Config`` options and the same HTTP protocol (``--http hush``: httptools
+taught Vault's ``LIST``, :mod:`hush.server.http_protocol`) unless told otherwise; with
 ``--workers N`` (N > 1) the parent binds one listener per process and forks N processes, as
 Hush's supervisor does. Whatever Hush's pipeline costs on top of this shows as Hush's req/s
 divided by this app's, at the same worker count.
@@ -21,6 +22,8 @@ from typing import Any
 
 import orjson
 import uvicorn
+
+from hush.server.http_protocol import VaultHttpProtocol
 
 __all__ = ["app", "kv_read_body", "main"]
 
@@ -81,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--http", choices=("h11", "httptools"), default="h11")
+    parser.add_argument("--http", choices=("hush", "h11", "httptools"), default="hush")
     parser.add_argument("--workers", type=int, default=1, help="processes sharing the listener")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args()
@@ -93,7 +96,7 @@ def main() -> None:
         access_log=False,
         lifespan="off",
         server_header=False,
-        http=args.http,
+        http=VaultHttpProtocol if args.http == "hush" else args.http,
     )
 
     def run(main: Coroutine[Any, Any, None]) -> None:

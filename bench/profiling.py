@@ -10,7 +10,7 @@ Stage attribution: inside the ASGI app (below ``VaultAPI.__call__``) a sample be
 outermost frame that names a stage (audit, token lookup, ACL, routing and validation, engine
 handler, metrics, HTTP protocol), so a decrypt inside the token lookup counts as token lookup;
 samples with no such frame are glue (``api/vault.py``, ``core.py``). Outside the app a sample
-belongs to its innermost recognisable frame: h11 parsing, or the event loop and its syscalls.
+belongs to its innermost recognisable frame: HTTP parsing, or the event loop and its syscalls.
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ _STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("engine handler (storage read/write, crypto)", ("PreparedCall.run", "hush/engines/")),
     ("routing + field validation (framework)", ("Backend.prepare", "hush/framework/")),
     ("metrics", ("hush/core/metrics.py", "prometheus_client/")),
-    ("HTTP server (uvicorn + h11, socket writes)", ("uvicorn/", "h11/", "httptools/")),
+    (
+        "HTTP server (uvicorn + httptools, socket writes)",
+        ("uvicorn/", "h11/", "httptools/", "hush/server/http_protocol"),
+    ),
     ("event loop + socket syscalls", ("asyncio/", "selectors.py")),
 )
 _GLUE = (
@@ -100,7 +103,7 @@ def _stage_of(frames: list[str]) -> str:
     """The pipeline stage one sampled stack (outermost frame first) is charged to."""
     entries = [i for i, frame in enumerate(frames) if frame.startswith(_APP_ENTRIES)]
     if not entries:
-        # Outside the app: the innermost recognisable frame (h11 parsing, epoll wait...).
+        # Outside the app: the innermost recognisable frame (HTTP parsing, epoll wait...).
         for frame in reversed(frames):
             stage = _match(frame)
             if stage is not None:

@@ -244,12 +244,12 @@ def evaluate_targets(report: Report) -> list[Target]:
                 f"{large.ready:.3f} s vs {small.ready:.3f} s ({large.ready / small.ready:.2f}x)",
             )
         )
-    ceiling = report.cell("ceiling", "ceiling-h11")
+    ceiling = report.cell("ceiling", "ceiling-hush")
     if s1 and ceiling and s1.measured and ceiling.measured:
         met = s1.rps >= 0.5 * ceiling.rps
         targets.append(
             Target(
-                "Hush KV read >= 0.5x the bare-ASGI ceiling (h11)",
+                "Hush KV read >= 0.5x the bare-ASGI ceiling (same HTTP protocol)",
                 met,
                 f"{s1.rps / ceiling.rps:.2f}x ({_fmt_rate(s1.rps)} vs {_fmt_rate(ceiling.rps)})",
                 "s1",

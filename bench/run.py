@@ -102,7 +102,8 @@ def peer_notes(names: set[str], workers: int, openbao_storage: str = "raft") -> 
         f"Hush {version('hush')}: `hush server -config=... -workers={workers}` as in production "
         f"(SQLite storage in the work directory, initialised and unsealed by the bench; "
         f"{workers} worker process(es) sharing the listener, each with one asyncio event loop, "
-        f"default loop, not uvloop), uvicorn {version('uvicorn')} with h11 {version('h11')}. "
+        f"default loop, not uvloop), uvicorn {version('uvicorn')} with httptools "
+        f"{version('httptools')} (llhttp, taught Vault's LIST: `hush.server.http_protocol`). "
         "File audit device enabled through `PUT sys/audit/file` (HMAC'd fields, hash-chained "
         "lines, signed checkpoints).",
     ]
@@ -122,7 +123,8 @@ def peer_notes(names: set[str], workers: int, openbao_storage: str = "raft") -> 
         "policy has 20 path rules (one grants the scenario's path) plus `default`.",
         "Ceiling: `bench/ceiling_app.py`, a bare ASGI app returning a KV v2 read's JSON body, "
         "served exactly as Hush serves its API (same `uvicorn.Config`, `asyncio.run`, "
-        f"{workers} process(es) sharing the listener), with h11 and, separately, httptools.",
+        f"{workers} process(es) sharing the listener), with Hush's HTTP protocol and, "
+        "separately, h11.",
         "S2 seeds the secrets through each server's HTTP API with wrk (root token) before the "
         "rounds. S4 measures login+read pairs (alternating requests). S6 sends 1,000 items of "
         "64 random bytes per request.",

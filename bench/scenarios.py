@@ -379,7 +379,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "ceiling",
         "HTTP ceiling: bare ASGI app, KV read body",
-        ("ceiling-h11", "ceiling-httptools"),
+        ("ceiling-hush", "ceiling-h11"),
         _ceiling,
         hush_from="s1",
     ),

@@ -1,6 +1,6 @@
 """Path normalisation: a token allowed ``secret/data/app/*`` reaches nothing else by path tricks.
 
-What the server sees: uvicorn (h11) percent-decodes the request target into ``scope["path"]``
+What the server sees: uvicorn (httptools) percent-decodes the request target into ``scope["path"]``
 (``%2F`` becomes ``/``, ``%2e`` becomes ``.``) and does **not** remove ``.`` or ``..`` segments;
 Hush uses that one decoded string for the ACL check, the routing and the storage key, so the
 policy always judges the path that is served. ``..`` cannot climb out of a glob because nothing

@@ -1,11 +1,12 @@
 """Request smuggling and size: malformed framing and oversized input are refused, never served.
 
-The listener is uvicorn with h11, which refuses conflicting ``Content-Length``/``Transfer-Encoding``
-framing with 400 and closes the connection. h11 enforces its 16 KiB head limit only when the head
-arrives in pieces, so the Vault front end checks the header fields too (431) and the limit no
-longer depends on TCP segmentation. Bodies: ``max_request_size`` (32 MiB) holds for chunked
-uploads as well (413); JSON deeper than 128 levels is 400 (orjson parses 1024 levels but writes
-only 255, and Hush must store and audit what it accepts); a million keys is just slow, not a 5xx.
+The listener is uvicorn with httptools (llhttp), which refuses conflicting
+``Content-Length``/``Transfer-Encoding`` framing with 400 and closes the connection. llhttp has
+no head limit: Hush's protocol answers 431 beyond 64 KiB of head however it arrives, and the
+Vault front end checks the header fields (16 KiB, 431). Bodies: ``max_request_size`` (32 MiB)
+holds for chunked uploads as well (413); JSON deeper than 128 levels is 400 (orjson parses 1024
+levels but writes only 255, and Hush must store and audit what it accepts); a million keys is
+just slow, not a 5xx.
 A file audit device is enabled throughout, so every accepted body is also hashed and logged.
 """
 

@@ -22,6 +22,7 @@ from hush.crypto import SecretBytes
 from hush.engines import register_builtin_engines
 from hush.framework.registry import Registry
 from hush.logs import configure_logging
+from hush.server.http_protocol import VaultHttpProtocol
 from hush.storage import open_storage
 
 __all__ = [
@@ -233,8 +234,8 @@ def make_server(core: Core, listen: ListenOptions) -> uvicorn.Server:
         access_log=False,
         lifespan="off",
         server_header=False,
-        # h11, not httptools: llhttp rejects the LIST verb that Vault clients send.
-        http="h11",
+        # httptools (llhttp), taught the LIST verb Vault clients send and given a head limit.
+        http=VaultHttpProtocol,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     return uvicorn.Server(config)
