@@ -35,8 +35,8 @@ from hush.storage.base import StorageError
 __all__ = ["DEFAULT_MAX_REQUEST_SIZE", "MAX_HEADER_BYTES", "MAX_JSON_DEPTH", "VaultAPI"]
 
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024
-# h11 refuses a request head over 16 KiB only when it arrives in pieces; checking the headers here
-# as well makes the limit the same however the bytes reach the socket.
+# The HTTP protocol caps the whole head at 64 KiB (llhttp has no limit of its own); header fields
+# over 16 KiB in total are refused here, however the bytes reached the socket.
 MAX_HEADER_BYTES = 16 * 1024
 # orjson parses 1024 levels but serialises only 255: a body must stay storable and auditable once
 # wrapped in a stored record or an audit entry, so deeper nesting is refused up front.
