@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import orjson
 
 from hush.barrier.view import StorageView
-from hush.core.errors import InvalidRequest, NotFound, PermissionDenied
-from hush.core.request import Operation, Request, Response
+from hush.core.errors import InvalidRequest, PermissionDenied
+from hush.core.request import Operation, Request, Response, list_response
 from hush.framework.backend import Backend, BackendContext
 from hush.framework.fields import Field, FieldData, FieldType
 from hush.framework.path import OperationSpec, Path
@@ -95,10 +95,7 @@ class CubbyholeBackend(Backend):
         prefix = fields.string("path")
         if prefix and not prefix.endswith("/"):
             prefix += "/"
-        keys = await self._view(request).list(prefix)
-        if not keys:
-            raise NotFound
-        return Response(data={"keys": keys})
+        return list_response(await self._view(request).list(prefix))
 
     async def destroy(self, token_hashes: Sequence[str]) -> None:
         """Delete the cubbyholes of revoked tokens."""

@@ -8,9 +8,11 @@ checks, ACL, audit and metrics are shared. Backends return a :class:`Response` (
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hush.core.errors import NotFound
 from hush.crypto import SecretBytes
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ __all__ = [
     "Request",
     "Response",
     "SecretLease",
+    "list_response",
 ]
 
 # Endpoints whose write body is a file, not JSON: the front end passes it as ``Request.body``.
@@ -150,3 +153,10 @@ class Response:
     content_type: str | None = None
     body_bytes: bytes | None = None
     secret: SecretLease | None = None
+
+
+def list_response(keys: Sequence[str]) -> Response:
+    """A LIST answer: ``{"keys": [...]}``, or 404 when there are none (Vault's empty list)."""
+    if not keys:
+        raise NotFound
+    return Response(data={"keys": list(keys)})

@@ -25,7 +25,7 @@ from hush.auth.approle.settings import (
 from hush.auth.approle.store import AppRoleStore
 from hush.auth.token_fields import TokenSettings, token_fields
 from hush.core.errors import InvalidRequest, NotFound
-from hush.core.request import Operation, Request, Response
+from hush.core.request import Operation, Request, Response, list_response
 from hush.core.ttl import go_duration
 from hush.crypto import random_bytes
 from hush.framework.fields import Field, FieldData, FieldType
@@ -116,10 +116,7 @@ class RolePaths:
         return await self.store.role(fields.string("role_name")) is not None
 
     async def _list(self, request: Request, fields: FieldData) -> Response:
-        names = await self.store.role_names()
-        if not names:
-            raise NotFound
-        return Response(data={"keys": names})
+        return list_response(await self.store.role_names())
 
     async def _read(self, request: Request, fields: FieldData) -> Response | None:
         role = await self.store.role(fields.string("role_name"))

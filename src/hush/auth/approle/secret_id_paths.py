@@ -13,7 +13,7 @@ from hush.auth.approle.model import Role, SecretIdEntry, cidr_blocks, cidrs_subs
 from hush.auth.approle.settings import ROLE_NAME, ROLE_NAME_FIELD
 from hush.auth.approle.store import AppRoleStore
 from hush.core.errors import InvalidRequest, NotFound
-from hush.core.request import Operation, Request, Response
+from hush.core.request import Operation, Request, Response, list_response
 from hush.crypto import SecretBytes
 from hush.framework.fields import Field, FieldData, FieldType
 from hush.framework.path import OperationSpec, Path
@@ -172,10 +172,7 @@ class SecretIdPaths:
         )
 
     async def _list(self, request: Request, fields: FieldData) -> Response:
-        accessors = await self.store.accessors(await self._role(fields))
-        if not accessors:
-            raise NotFound
-        return Response(data={"keys": accessors})
+        return list_response(await self.store.accessors(await self._role(fields)))
 
     async def _lookup(self, request: Request, fields: FieldData) -> Response | None:
         role = await self._role(fields)

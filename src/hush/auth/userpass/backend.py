@@ -26,8 +26,8 @@ import orjson
 from hush.auth.token_fields import TokenSettings, address_allowed, sanitize_policies, token_fields
 from hush.auth.userpass import passwords
 from hush.auth.userpass.lockout import LockoutPolicy, LockoutTracker, rfc3339
-from hush.core.errors import InvalidRequest, NotFound, PermissionDenied
-from hush.core.request import Operation, Request, Response
+from hush.core.errors import InvalidRequest, PermissionDenied
+from hush.core.request import Operation, Request, Response, list_response
 from hush.crypto import SecretBytes
 from hush.framework.backend import Backend, BackendContext
 from hush.framework.fields import Field, FieldData, FieldType
@@ -174,10 +174,7 @@ class UserpassBackend(Backend):
     # -- user management --------------------------------------------------------------------
 
     async def _list(self, request: Request, fields: FieldData) -> Response:
-        names = await self.storage.list(USER_PREFIX)
-        if not names:
-            raise NotFound
-        return Response(data={"keys": names})
+        return list_response(await self.storage.list(USER_PREFIX))
 
     async def _read(self, request: Request, fields: FieldData) -> Response | None:
         entry = await self.user(canonical_username(fields.string("username")))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from hush.core.errors import InvalidRequest, NotFound
 from hush.core.password_policies import PasswordPolicyStore
-from hush.core.request import Request, Response
+from hush.core.request import Request, Response, list_response
 from hush.core.system.common import ops
 from hush.framework.fields import Field, FieldData, FieldType
 from hush.framework.path import Path
@@ -39,10 +39,7 @@ def password_policy_paths(store: Callable[[], PasswordPolicyStore]) -> list[Path
 
     async def list_policies(request: Request, fields: FieldData) -> Response:
         """Every password policy name."""
-        names = list(await store().names())
-        if not names:
-            raise NotFound
-        return Response(data={"keys": names})
+        return list_response(await store().names())
 
     async def read(request: Request, fields: FieldData) -> Response:
         """One password policy's text."""

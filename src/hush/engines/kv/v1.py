@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from hush.core.errors import InvalidRequest, NotFound
-from hush.core.request import Operation, Request, Response
+from hush.core.errors import InvalidRequest
+from hush.core.request import Operation, Request, Response, list_response
 from hush.core.ttl import parse_ttl
 from hush.engines.kv.common import secret_path
 from hush.framework.backend import Backend
@@ -83,7 +83,4 @@ class KVv1Backend(Backend):
         prefix = fields.string("path")
         if prefix and not prefix.endswith("/"):
             prefix += "/"
-        keys = await self.storage.list(prefix)
-        if not keys:
-            raise NotFound
-        return Response(data={"keys": keys})
+        return list_response(await self.storage.list(prefix))

@@ -17,8 +17,8 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
-from hush.core.errors import InvalidRequest, NotFound
-from hush.core.request import Operation, Request, Response
+from hush.core.errors import InvalidRequest
+from hush.core.request import Operation, Request, Response, list_response
 from hush.engines.totp.model import KeySettings, TotpKey, decode_base32_key, parse_otpauth_url
 from hush.engines.totp.qr import QrTooLarge, barcode_png_base64
 from hush.engines.totp.store import TotpStore
@@ -98,10 +98,7 @@ class TotpBackend(Backend):
         await self.store.tidy(now)
 
     async def _list(self, request: Request, fields: FieldData) -> Response:
-        names = await self.store.names()
-        if not names:
-            raise NotFound
-        return Response(data={"keys": names})
+        return list_response(await self.store.names())
 
     async def _read(self, request: Request, fields: FieldData) -> Response | None:
         key = await self.store.get(fields.string("name"))

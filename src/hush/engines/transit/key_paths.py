@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from hush.core.errors import InvalidRequest, NotFound
-from hush.core.request import Operation, Request, Response
+from hush.core.errors import InvalidRequest
+from hush.core.request import Operation, Request, Response, list_response
 from hush.engines.transit import material
 from hush.engines.transit.common import CONTEXT_FIELD, NAME, NAME_FIELD, decode_context
 from hush.engines.transit.keys import KeyPolicy, KeyType, check_rotate_period, rfc3339
@@ -150,10 +150,7 @@ class KeyPaths:
         ]
 
     async def _list(self, request: Request, fields: FieldData) -> Response:
-        names = await self.store.names()
-        if not names:
-            raise NotFound
-        return Response(data={"keys": names})
+        return list_response(await self.store.names())
 
     async def _read(self, request: Request, fields: FieldData) -> Response | None:
         policy = await self.store.get(fields.string("name"))
