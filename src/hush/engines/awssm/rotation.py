@@ -189,10 +189,7 @@ class RotationRunner:
         # An unfinished (failed) rotation is reattempted with its pending version, as AWS does.
         version_id = pending.version_id if pending else (token or str(uuid.uuid4()))
         record.rotation.pending_version = version_id
-        await self._unschedule(record)
-        entry = await self._due.schedule(env.now + RESUME_AFTER, ROTATE, record.name)
-        record.rotation.next_rotation = float(entry.due_at)
-        await self._store.touch(record)
+        entry = await self._claim(record, env.now)
         task = asyncio.create_task(self._run_started(entry, _region(record.arn)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -270,10 +267,7 @@ class RotationRunner:
                 else (record.rotation.pending_version or str(uuid.uuid4()))
             )
             record.rotation.pending_version = version_id
-            await self._unschedule(record)
-            claimed = await self._due.schedule(env.now + RESUME_AFTER, ROTATE, record.name)
-            record.rotation.next_rotation = float(claimed.due_at)
-            await self._store.touch(record)
+            claimed = await self._claim(record, env.now)
             current = record.version_with(AWSCURRENT)
             try:
                 current_value = (
@@ -302,12 +296,12 @@ class RotationRunner:
             )
         )
         try:
-            await self._run_steps(entry.name, attempt)
+            await self._run_steps(attempt)
         finally:
             stop_renewing.set()
             await renewer
 
-    async def _run_steps(self, name: str, attempt: _Attempt) -> None:
+    async def _run_steps(self, attempt: _Attempt) -> None:
         """createSecret (unless a pending value exists), setSecret, testSecret, finishSecret."""
         record, rotator, version_id, claim = (
             attempt.record,
@@ -315,6 +309,7 @@ class RotationRunner:
             attempt.version_id,
             attempt.claim,
         )
+        name = record.name
         env = self._env(_region(record.arn))
         value = attempt.pending_value
         event = {"SecretId": record.arn, "ClientRequestToken": version_id}
@@ -352,12 +347,8 @@ class RotationRunner:
             live = self._live(await self._store.get(name), claim.due_at)
             if live is None:
                 return False
-            await self._unschedule(live)
-            now = self._env(_region(live.arn)).now
-            renewed = await self._due.schedule(now + RESUME_AFTER, ROTATE, name)
-            live.rotation.next_rotation = float(renewed.due_at)
+            renewed = await self._claim(live, self._env(_region(live.arn)).now)
             claim.due_at = renewed.due_at
-            await self._store.touch(live)
             return True
 
     async def _finished(self, record: SecretRecord, now: float, version_id: str) -> None:
@@ -395,6 +386,14 @@ class RotationRunner:
         await self._failures.report(record, reason, retry_at)
 
     # -- scheduling --------------------------------------------------------------------------
+
+    async def _claim(self, record: SecretRecord, now: float) -> DueEntry:
+        """Mark ``record``'s rotation as running: its due entry :data:`RESUME_AFTER` ahead."""
+        await self._unschedule(record)
+        entry = await self._due.schedule(now + RESUME_AFTER, ROTATE, record.name)
+        record.rotation.next_rotation = float(entry.due_at)
+        await self._store.touch(record)
+        return entry
 
     async def _unschedule(self, record: SecretRecord) -> None:
         if record.rotation.next_rotation:
